@@ -1,0 +1,43 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/cancellation.hpp"
+#include "core/response_sink.hpp"
+#include "core/tensor.hpp"
+
+namespace surge {
+
+using clock = std::chrono::steady_clock;
+
+// One request as every frontend hands it to the core. Inputs are views into
+// bytes the request owns (usually the HTTP body, kept alive by tensor::owner).
+struct inference_request {
+  std::string id;
+  std::string model;
+  std::int64_t version{0};
+  std::vector<tensor> inputs;
+  // Empty: every output of the model.
+  std::vector<std::string> requested_outputs;
+  // 0: the model's default priority level; 1 is the highest.
+  std::uint32_t priority{0};
+  // Set from the request's timeout (or the model's default queue policy).
+  std::optional<clock::time_point> deadline;
+  clock::time_point arrival{clock::now()};
+  cancellation_ptr cancellation{std::make_shared<cancellation_token>()};
+  std::shared_ptr<response_sink> sink;
+  // W3C traceparent, passed through untouched when present.
+  std::string traceparent;
+
+  // Rows this request contributes to a batch (its dim 0); 1 when unbatched.
+  std::int64_t batch_rows() const { return inputs.empty() || inputs[0].shape.empty() ? 1 : inputs[0].shape[0]; }
+};
+
+using request_ptr = std::unique_ptr<inference_request>;
+
+}  // namespace surge
