@@ -26,7 +26,10 @@ struct inference_request {
   std::vector<std::string> requested_outputs;
   // 0: the model's default priority level; 1 is the highest.
   std::uint32_t priority{0};
-  // Set from the request's timeout (or the model's default queue policy).
+  // The client's timeout, if it gave one; the model's queue policy decides
+  // whether it applies. 0 means none.
+  std::optional<std::chrono::microseconds> timeout;
+  // Set at admission from `timeout` or the model's default timeout.
   std::optional<clock::time_point> deadline;
   clock::time_point arrival{clock::now()};
   cancellation_ptr cancellation{std::make_shared<cancellation_token>()};

@@ -1,0 +1,171 @@
+// surge: one binary, subcommands. `surge serve` runs the server.
+#include <CLI/CLI.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <future>
+#include <iostream>
+#include <thread>
+
+#include "frontends/http/http_server.hpp"
+#include "frontends/http/kserve_handler.hpp"
+#include "frontends/http/metrics_handler.hpp"
+#include "metrics/registry.hpp"
+#include "router/model_registry.hpp"
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr const char* surge_version = "0.1.0";
+
+struct serve_options {
+  std::string model_repository;
+  std::string host{"127.0.0.1"};
+  std::uint16_t http_port{8000};
+  std::uint16_t metrics_port{8002};
+  unsigned threads{std::max(1u, std::thread::hardware_concurrency())};
+  bool strict{false};
+  std::string backend_directory;
+  std::size_t max_body_mib{64};
+  unsigned idle_timeout_seconds{60};
+  unsigned drain_timeout_seconds{30};
+};
+
+std::filesystem::path default_backend_directory() {
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::filesystem::path("backends") : exe.parent_path() / "backends";
+}
+
+int serve(const serve_options& options) {
+  asio::io_context io(static_cast<int>(options.threads));
+  auto work = asio::make_work_guard(io);
+  surge::metrics::registry metrics;
+  surge::model_registry models(io.get_executor(), metrics,
+                               options.backend_directory.empty() ? default_backend_directory()
+                                                                 : std::filesystem::path(options.backend_directory));
+
+  std::vector<std::thread> io_threads;
+  for (unsigned i = 0; i < options.threads; ++i) io_threads.emplace_back([&io] { io.run(); });
+  const auto stop_io = [&] {
+    io.stop();
+    for (auto& t : io_threads) t.join();
+  };
+
+  std::vector<std::string> failures;
+  try {
+    failures = models.load_repository(options.model_repository);
+  } catch (const std::exception& e) {
+    std::cerr << "surge: " << e.what() << std::endl;
+    stop_io();
+    return 2;
+  }
+  for (const auto& failure : failures) std::cerr << "surge: model " << failure << std::endl;
+  if (options.strict && !failures.empty()) {
+    std::cerr << "surge: --strict: " << failures.size() << " model(s) failed to load" << std::endl;
+    models.stop_all();
+    stop_io();
+    return 1;
+  }
+
+  surge::http::server_limits limits;
+  limits.body_limit_bytes = options.max_body_mib * 1024 * 1024;
+  limits.idle_timeout = std::chrono::seconds(options.idle_timeout_seconds);
+  surge::http::kserve_handler kserve(models);
+  surge::http::metrics_handler metrics_endpoint(metrics);
+  surge::http::http_server http(io, kserve, limits);
+  surge::http::http_server metrics_http(io, metrics_endpoint, limits);
+  std::uint16_t http_port = 0;
+  std::uint16_t metrics_port = 0;
+  try {
+    http_port = http.listen(options.host, options.http_port);
+    metrics_port = metrics_http.listen(options.host, options.metrics_port);
+  } catch (const std::exception& e) {
+    std::cerr << "surge: cannot listen: " << e.what() << std::endl;
+    models.stop_all();
+    stop_io();
+    return 2;
+  }
+  http.start();
+  metrics_http.start();
+  std::cout << "surge: http listening on " << options.host << ":" << http_port << "\n"
+            << "surge: metrics listening on " << options.host << ":" << metrics_port << std::endl;
+  kserve.set_ready(true);
+  std::cout << "surge: ready" << std::endl;
+
+  // SIGINT/SIGTERM: stop accepting, let requests in flight finish, then stop.
+  std::promise<void> drained;
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        using namespace asio::experimental::awaitable_operators;
+        auto [ec, signal] = co_await signals.async_wait(asio::as_tuple(asio::use_awaitable));
+        std::cout << "surge: signal " << signal << ", draining" << std::endl;
+        kserve.set_ready(false);
+        http.stop_accepting();
+        asio::steady_timer limit(io, std::chrono::seconds(options.drain_timeout_seconds));
+        co_await (http.wait_drained() || limit.async_wait(asio::use_awaitable));
+        drained.set_value();
+      },
+      asio::detached);
+  drained.get_future().wait();
+
+  models.stop_all();
+  metrics_http.stop_accepting();
+  work.reset();
+  stop_io();
+  std::cout << "surge: stopped" << std::endl;
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"surge: an inference server for asynchronous, event-driven AI workloads"};
+  app.set_version_flag("--version", std::string("surge ") + surge_version);
+  app.require_subcommand(1);
+
+  serve_options options;
+  auto* serve_command = app.add_subcommand("serve", "Serve the models of a model repository");
+  serve_command->add_option("--model-repository", options.model_repository, "Triton-layout model repository")
+      ->required()
+      ->envname("SURGE_MODEL_REPOSITORY");
+  serve_command->add_option("--host", options.host, "Address to listen on")->envname("SURGE_HOST")->capture_default_str();
+  serve_command->add_option("--http-port", options.http_port, "KServe v2 HTTP port (0: pick a free one)")
+      ->envname("SURGE_HTTP_PORT")
+      ->capture_default_str();
+  serve_command->add_option("--metrics-port", options.metrics_port, "Prometheus /metrics port (0: pick a free one)")
+      ->envname("SURGE_METRICS_PORT")
+      ->capture_default_str();
+  serve_command->add_option("--threads", options.threads, "I/O threads")
+      ->envname("SURGE_THREADS")
+      ->check(CLI::Range(1u, 1024u))
+      ->capture_default_str();
+  serve_command->add_flag("--strict", options.strict, "Exit when any model fails to load")->envname("SURGE_STRICT");
+  serve_command->add_option("--backend-directory", options.backend_directory,
+                            "Where libsurge_backend_<name>.so live (default: backends/ beside the binary)")
+      ->envname("SURGE_BACKEND_DIRECTORY");
+  serve_command->add_option("--max-body-mib", options.max_body_mib, "Largest request body accepted")
+      ->envname("SURGE_MAX_BODY_MIB")
+      ->capture_default_str();
+  serve_command->add_option("--idle-timeout", options.idle_timeout_seconds, "Seconds a keep-alive connection may idle")
+      ->envname("SURGE_IDLE_TIMEOUT")
+      ->capture_default_str();
+  serve_command->add_option("--drain-timeout", options.drain_timeout_seconds,
+                            "Seconds to wait for requests in flight at shutdown")
+      ->envname("SURGE_DRAIN_TIMEOUT")
+      ->capture_default_str();
+
+  CLI11_PARSE(app, argc, argv);
+  if (serve_command->parsed()) return serve(options);
+  return 0;
+}

@@ -1,0 +1,150 @@
+#include "frontends/http/http_server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include "frontends/http/kserve_codec.hpp"
+
+namespace surge::http {
+
+namespace http = beast::http;
+using asio::as_tuple;
+using asio::use_awaitable;
+using tcp = asio::ip::tcp;
+
+response_message json_response(http::status status, std::string body, unsigned version, bool keep_alive) {
+  response_message response{status, version};
+  response.set(http::field::server, "surge");
+  response.set(http::field::content_type, "application/json");
+  response.keep_alive(keep_alive);
+  response.body() = std::move(body);
+  response.prepare_payload();
+  return response;
+}
+
+response_message error_response(http::status status, std::string_view message, unsigned version, bool keep_alive) {
+  return json_response(status, encode_error(message), version, keep_alive);
+}
+
+http_server::http_server(asio::io_context& io, request_handler& handler, server_limits limits)
+    : io_(io),
+      handler_(handler),
+      limits_(limits),
+      acceptor_(io),
+      gate_strand_(asio::make_strand(io)),
+      drained_(gate_strand_, asio::steady_timer::time_point::max()) {}
+
+std::uint16_t http_server::listen(const std::string& host, std::uint16_t port) {
+  const tcp::endpoint endpoint(asio::ip::make_address(host), port);
+  acceptor_.open(endpoint.protocol());
+  acceptor_.set_option(asio::socket_base::reuse_address(true));
+  acceptor_.bind(endpoint);
+  acceptor_.listen(asio::socket_base::max_listen_connections);
+  return acceptor_.local_endpoint().port();
+}
+
+void http_server::start() { asio::co_spawn(io_, accept_loop(), asio::detached); }
+
+void http_server::stop_accepting() {
+  draining_.store(true);
+  asio::post(acceptor_.get_executor(), [this] {
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+  });
+}
+
+asio::awaitable<void> http_server::wait_drained() {
+  co_await asio::post(gate_strand_, use_awaitable);
+  if (inflight_.load() == 0) co_return;
+  co_await drained_.async_wait(as_tuple(use_awaitable));
+}
+
+void http_server::leave() {
+  if (inflight_.fetch_sub(1) == 1 && draining_.load()) {
+    asio::post(gate_strand_, [this] {
+      if (inflight_.load() == 0) drained_.cancel();
+    });
+  }
+}
+
+asio::awaitable<void> http_server::accept_loop() {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor_.async_accept(asio::make_strand(io_), as_tuple(use_awaitable));
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+      continue;  // a failed accept (EMFILE, a reset) must not stop the server
+    }
+    socket.set_option(tcp::no_delay(true));
+    auto executor = socket.get_executor();
+    asio::co_spawn(executor, session(beast::tcp_stream(std::move(socket))), asio::detached);
+  }
+}
+
+asio::awaitable<void> http_server::session(beast::tcp_stream stream) {
+  beast::flat_buffer buffer;
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(limits_.header_limit_bytes));
+    parser.body_limit(limits_.body_limit_bytes);
+
+    // The idle timeout covers waiting for the first byte; once headers arrive
+    // the whole request must come within io_timeout.
+    stream.expires_after(limits_.idle_timeout);
+    auto [read_ec, header_bytes] = co_await http::async_read_header(stream, buffer, parser, as_tuple(use_awaitable));
+    if (!read_ec && !parser.is_done()) {
+      stream.expires_after(limits_.io_timeout);
+      std::tie(read_ec, header_bytes) = co_await http::async_read(stream, buffer, parser, as_tuple(use_awaitable));
+    }
+    if (read_ec) {
+      std::optional<response_message> refusal;
+      if (read_ec == http::error::body_limit) {
+        refusal = error_response(http::status::payload_too_large,
+                                 "request body exceeds " + std::to_string(limits_.body_limit_bytes) + " bytes", 11,
+                                 false);
+      } else if (read_ec == http::error::header_limit) {
+        refusal = error_response(http::status::request_header_fields_too_large,
+                                 "request headers exceed " + std::to_string(limits_.header_limit_bytes) + " bytes",
+                                 11, false);
+      } else if (read_ec.category() == http::make_error_code(http::error::bad_target).category() &&
+                 read_ec != http::error::end_of_stream && read_ec != http::error::partial_message) {
+        refusal = error_response(http::status::bad_request, "malformed HTTP request: " + read_ec.message(), 11, false);
+      }
+      if (refusal) {
+        stream.expires_after(limits_.io_timeout);
+        co_await http::async_write(stream, *refusal, as_tuple(use_awaitable));
+      }
+      break;
+    }
+
+    auto request = parser.release();
+    std::optional<response_message> response;
+    inflight_.fetch_add(1);
+    if (draining_.load()) {
+      response = error_response(http::status::service_unavailable, "server is shutting down", request.version(), false);
+    } else {
+      stream.expires_never();  // a queued request may wait as long as its own timeout allows
+      response = co_await handler_.handle(request, stream);
+    }
+    if (!response) {  // the client left while its request ran
+      leave();
+      break;
+    }
+    response->keep_alive(response->keep_alive() && request.keep_alive() && !draining_.load());
+    const bool keep_alive = response->keep_alive();
+    stream.expires_after(limits_.io_timeout);
+    auto [write_ec, written] = co_await http::async_write(stream, *response, as_tuple(use_awaitable));
+    leave();
+    if (write_ec || !keep_alive) break;
+  }
+  boost::system::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+}  // namespace surge::http

@@ -1,0 +1,79 @@
+#pragma once
+
+#include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace surge::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using request_message = beast::http::request<beast::http::string_body>;
+using response_message = beast::http::response<beast::http::string_body>;
+
+// Every read has a bound: headers, body and time.
+struct server_limits {
+  std::size_t header_limit_bytes{16 * 1024};
+  std::size_t body_limit_bytes{64 * 1024 * 1024};
+  std::chrono::seconds idle_timeout{60};   // a keep-alive connection with no request closes after this
+  std::chrono::seconds io_timeout{30};     // reading one request or writing one response
+};
+
+// What a server does with one request. `stream` is lent for the call so a
+// handler can watch for its client leaving; a handler returns nullopt when the
+// client is gone and nothing can be written.
+class request_handler {
+ public:
+  virtual ~request_handler() = default;
+  virtual asio::awaitable<std::optional<response_message>> handle(request_message& request,
+                                                                  beast::tcp_stream& stream) = 0;
+};
+
+// HTTP/1.1 with keep-alive: one coroutine per connection, each on its own
+// strand of the shared io_context. Tracks requests in flight so shutdown can
+// stop accepting, let them finish, and only then stop the I/O threads.
+class http_server {
+ public:
+  http_server(asio::io_context& io, request_handler& handler, server_limits limits);
+
+  // Binds and listens; port 0 picks a free one. Returns the bound port.
+  std::uint16_t listen(const std::string& host, std::uint16_t port);
+  void start();
+
+  // Stops accepting; new requests on open connections get 503 and a close.
+  void stop_accepting();
+  // Completes when no request is in flight (after stop_accepting()).
+  asio::awaitable<void> wait_drained();
+
+ private:
+  asio::awaitable<void> accept_loop();
+  asio::awaitable<void> session(beast::tcp_stream stream);
+  void leave();
+
+  asio::io_context& io_;
+  request_handler& handler_;
+  server_limits limits_;
+  asio::ip::tcp::acceptor acceptor_;
+  std::atomic<bool> draining_{false};
+  std::atomic<std::int64_t> inflight_{0};
+  asio::strand<asio::io_context::executor_type> gate_strand_;
+  asio::steady_timer drained_;  // on gate_strand_; cancelled when inflight_ reaches 0 while draining
+};
+
+// Small helpers shared by handlers.
+response_message json_response(beast::http::status status, std::string body, unsigned version, bool keep_alive);
+response_message error_response(beast::http::status status, std::string_view message, unsigned version,
+                                bool keep_alive);
+
+}  // namespace surge::http

@@ -1,0 +1,28 @@
+#pragma once
+
+#include "frontends/http/http_server.hpp"
+#include "router/model_registry.hpp"
+
+namespace surge::http {
+
+// KServe v2 REST (Open Inference Protocol) with Triton's binary tensor data,
+// statistics, model configuration and repository index extensions.
+class kserve_handler final : public request_handler {
+ public:
+  explicit kserve_handler(const model_registry& models) : models_(models) {}
+
+  asio::awaitable<std::optional<response_message>> handle(request_message& request,
+                                                          beast::tcp_stream& stream) override;
+
+  // Flips /v2/health/ready; false before models load and while draining.
+  void set_ready(bool ready) { ready_.store(ready); }
+
+ private:
+  asio::awaitable<std::optional<response_message>> infer(request_message& request, beast::tcp_stream& stream,
+                                                         std::shared_ptr<model_version> model);
+
+  const model_registry& models_;
+  std::atomic<bool> ready_{false};
+};
+
+}  // namespace surge::http

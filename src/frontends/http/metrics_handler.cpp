@@ -1,0 +1,21 @@
+#include "frontends/http/metrics_handler.hpp"
+
+namespace surge::http {
+
+asio::awaitable<std::optional<response_message>> metrics_handler::handle(request_message& request,
+                                                                        beast::tcp_stream&) {
+  namespace http = beast::http;
+  const auto target = request.target();
+  if (target != "/metrics" && !target.starts_with("/metrics?")) {
+    co_return error_response(http::status::not_found, "metrics are served at /metrics", request.version(), true);
+  }
+  response_message response{http::status::ok, request.version()};
+  response.set(http::field::server, "surge");
+  response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+  response.keep_alive(true);
+  response.body() = registry_.render();
+  response.prepare_payload();
+  co_return response;
+}
+
+}  // namespace surge::http

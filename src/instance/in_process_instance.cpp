@@ -1,0 +1,118 @@
+#include "instance/in_process_instance.hpp"
+
+#include <algorithm>
+
+#include "instance/batch_assembly.hpp"
+
+namespace surge {
+
+in_process_instance::in_process_instance(std::string name, execute_function execute, model_metrics& metrics,
+                                         model_statistics& statistics)
+    : name_(std::move(name)),
+      execute_(std::move(execute)),
+      metrics_(metrics),
+      statistics_(statistics),
+      thread_([this] { run(); }) {}
+
+in_process_instance::~in_process_instance() { stop(); }
+
+void in_process_instance::execute(std::vector<request_ptr> batch, done_callback done) {
+  {
+    std::lock_guard lock(mutex_);
+    pending_.emplace(work{std::move(batch), std::move(done)});
+  }
+  wake_.notify_one();
+}
+
+void in_process_instance::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+void in_process_instance::run() {
+  for (;;) {
+    work next;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [this] { return pending_.has_value() || stopping_; });
+      if (!pending_) return;  // stopping with nothing left to run
+      next = std::move(*pending_);
+      pending_.reset();
+    }
+    auto done = run_batch(next.batch);
+    next.done(done);
+  }
+}
+
+instance::completion in_process_instance::run_batch(std::vector<request_ptr>& batch) {
+  // A client that left while the batch waited for this thread costs nothing.
+  std::erase_if(batch, [](request_ptr& request) {
+    if (!request->cancellation->cancelled()) return false;
+    request->sink->finish(make_error(error_code::cancelled, "request cancelled by the client"));
+    return true;
+  });
+  completion result;
+  if (batch.empty()) return result;
+
+  std::vector<std::int64_t> rows;
+  rows.reserve(batch.size());
+  for (const auto& request : batch) rows.push_back(request->batch_rows());
+  result.requests = batch.size();
+  for (auto r : rows) result.batch_rows += static_cast<std::size_t>(r);
+
+  const auto start = clock::now();
+  auto inputs = gather_inputs(batch);
+  const auto gathered = clock::now();
+  auto outcome = execute_(inputs);
+  const auto executed = clock::now();
+  result.compute = executed - gathered;
+
+  std::optional<error> failure;
+  std::vector<std::vector<tensor>> per_request;
+  if (auto* failed = std::get_if<error>(&outcome)) {
+    failure = std::move(*failed);
+  } else {
+    auto split = scatter_outputs(std::get<std::vector<tensor>>(outcome), rows);
+    if (auto* failed_split = std::get_if<error>(&split)) {
+      failure = std::move(*failed_split);
+    } else {
+      per_request = std::move(std::get<std::vector<std::vector<tensor>>>(split));
+    }
+  }
+
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    auto& request = *batch[i];
+    if (failure) {
+      request.sink->finish(failure);
+      continue;
+    }
+    request.sink->send(inference_response{select_outputs(std::move(per_request[i]), request.requested_outputs)});
+    request.sink->finish(std::nullopt);
+  }
+  const auto answered = clock::now();
+
+  result.failed = failure.has_value();
+  const auto to_ns = [](clock::duration d) { return std::chrono::duration_cast<std::chrono::nanoseconds>(d); };
+  metrics_.compute_duration.observe(std::chrono::duration<double>(result.compute).count());
+  metrics_.batch_size.observe(static_cast<double>(result.batch_rows));
+  if (!result.failed) {
+    statistics_.compute_input.add(to_ns(gathered - start), result.requests);
+    statistics_.compute_infer.add(to_ns(result.compute), result.requests);
+    statistics_.compute_output.add(to_ns(answered - executed), result.requests);
+    statistics_.execution_count.fetch_add(1, std::memory_order_relaxed);
+    statistics_.inference_count.fetch_add(result.batch_rows, std::memory_order_relaxed);
+    if (result.batch_rows <= statistics_.max_rows) statistics_.batch_compute_infer[result.batch_rows].add(to_ns(result.compute));
+    statistics_.last_inference_ms.store(
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count()),
+        std::memory_order_relaxed);
+  }
+  return result;
+}
+
+}  // namespace surge

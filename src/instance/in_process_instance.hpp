@@ -1,0 +1,50 @@
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <variant>
+
+#include "instance/instance.hpp"
+#include "metrics/model_metrics.hpp"
+
+namespace surge {
+
+// Runs batches on a thread of its own, where a blocking backend call is fine.
+// Completion is reported through the done callback, which the scheduler
+// posts back to its strand.
+class in_process_instance final : public instance {
+ public:
+  // The backend call: batched inputs in, batched outputs (or an error) out.
+  using execute_function = std::function<std::variant<std::vector<tensor>, error>(const std::vector<tensor>&)>;
+
+  in_process_instance(std::string name, execute_function execute, model_metrics& metrics,
+                      model_statistics& statistics);
+  ~in_process_instance() override;
+
+  void execute(std::vector<request_ptr> batch, done_callback done) override;
+  void stop() override;
+
+ private:
+  struct work {
+    std::vector<request_ptr> batch;
+    done_callback done;
+  };
+  void run();
+  completion run_batch(std::vector<request_ptr>& batch);
+
+  std::string name_;
+  execute_function execute_;
+  model_metrics& metrics_;
+  model_statistics& statistics_;
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::optional<work> pending_;  // guarded by mutex_
+  bool stopping_{false};         // guarded by mutex_
+  std::thread thread_;
+};
+
+}  // namespace surge

@@ -1,0 +1,128 @@
+#include "router/model_registry.hpp"
+
+#include "backend_loader/backend_library.hpp"
+#include "config/model_config.hpp"
+#include "config/model_repository.hpp"
+#include "instance/in_process_instance.hpp"
+
+namespace surge {
+
+namespace {
+
+template <typename Specs>
+std::vector<tensor_spec> tensor_specs(const Specs& specs) {
+  std::vector<tensor_spec> out;
+  for (const auto& spec : specs) {
+    tensor_spec t{spec.name(), to_data_type(spec.data_type()), {spec.dims().begin(), spec.dims().end()}};
+    // The backend sees the reshaped tensor.
+    if (spec.has_reshape()) t.dims.assign(spec.reshape().shape().begin(), spec.reshape().shape().end());
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+backend_model_spec backend_spec_from(const config::ModelConfig& config, const std::filesystem::path& model_directory,
+                                     std::int64_t version) {
+  backend_model_spec spec;
+  spec.model_name = config.name();
+  spec.version = version;
+  spec.version_directory = model_directory / std::to_string(version);
+  spec.max_batch_size = static_cast<std::uint32_t>(std::max(0, config.max_batch_size()));
+  spec.inputs = tensor_specs(config.input());
+  spec.outputs = tensor_specs(config.output());
+  for (const auto& [key, value] : config.parameters()) spec.parameters.emplace_back(key, value.string_value());
+  spec.default_model_filename = config.default_model_filename();
+  return spec;
+}
+
+std::uint32_t instance_count(const config::ModelConfig& config) {
+  std::uint32_t count = 0;
+  for (const auto& group : config.instance_group()) count += static_cast<std::uint32_t>(std::max(1, group.count()));
+  return std::max<std::uint32_t>(count, 1);
+}
+
+}  // namespace
+
+model_registry::model_registry(boost::asio::any_io_executor io, metrics::registry& metrics,
+                               std::filesystem::path backend_directory)
+    : io_(std::move(io)), metrics_(metrics), backend_directory_(std::move(backend_directory)) {}
+
+model_registry::~model_registry() { stop_all(); }
+
+std::vector<std::string> model_registry::load_repository(const std::filesystem::path& repository) {
+  std::vector<std::string> failures;
+  for (auto& entry : scan_model_repository(repository)) {
+    model_state state;
+    state.name = entry.name;
+    state.config = std::move(entry.config);
+    state.error = std::move(entry.error);
+    if (state.error.empty()) {
+      for (auto version : entry.versions) {
+        if (auto failure = load_version(state, entry.directory, version)) {
+          state.error = "version " + std::to_string(version) + ": " + *failure;
+          state.versions.clear();
+          break;
+        }
+      }
+    }
+    if (!state.error.empty()) failures.push_back(entry.name + ": " + state.error);
+    models_.emplace(state.name, std::move(state));
+  }
+  return failures;
+}
+
+std::optional<std::string> model_registry::load_version(model_state& state,
+                                                        const std::filesystem::path& model_directory,
+                                                        std::int64_t version) {
+  const auto& config = *state.config;
+  auto library = backend_library::load(backend_directory_, config.backend());
+  if (auto* failure = std::get_if<error>(&library)) return "backend: " + failure->message;
+
+  auto model = backend_model::create(std::get<std::shared_ptr<backend_library>>(library),
+                                     backend_spec_from(config, model_directory, version));
+  if (auto* failure = std::get_if<error>(&model)) return failure->message;
+  auto backend = std::get<std::shared_ptr<backend_model>>(std::move(model));
+
+  auto loaded = std::make_shared<model_version>(config, version, metrics_);
+  std::vector<std::unique_ptr<instance>> instances;
+  const auto count = instance_count(config);
+  for (std::uint32_t i = 0; i < count; ++i) {
+    auto handle = backend_instance_handle::create(backend, i);
+    if (auto* failure = std::get_if<error>(&handle)) {
+      for (auto& made : instances) made->stop();
+      return "instance " + std::to_string(i) + ": " + failure->message;
+    }
+    auto shared = std::make_shared<backend_instance_handle>(std::get<backend_instance_handle>(std::move(handle)));
+    instances.push_back(std::make_unique<in_process_instance>(
+        config.name() + "_" + std::to_string(i),
+        [shared](const std::vector<tensor>& inputs) { return shared->execute(inputs); }, loaded->metrics(),
+        loaded->statistics()));
+  }
+  auto scheduler = std::make_shared<model_scheduler>(io_, loaded->options(), std::move(instances), loaded->metrics(),
+                                                     loaded->statistics());
+  loaded->start(std::move(scheduler), std::move(backend));
+  state.versions.emplace(version, std::move(loaded));
+  return std::nullopt;
+}
+
+const model_registry::model_state* model_registry::find(std::string_view name) const {
+  const auto it = models_.find(name);
+  return it == models_.end() ? nullptr : &it->second;
+}
+
+std::shared_ptr<model_version> model_registry::find_version(std::string_view name,
+                                                            std::optional<std::int64_t> version) const {
+  const auto* state = find(name);
+  if (!state || state->versions.empty()) return nullptr;
+  if (!version) return state->versions.rbegin()->second;
+  const auto it = state->versions.find(*version);
+  return it == state->versions.end() ? nullptr : it->second;
+}
+
+void model_registry::stop_all() {
+  for (auto& [name, state] : models_) {
+    for (auto& [version, model] : state.versions) model->stop();
+  }
+}
+
+}  // namespace surge
