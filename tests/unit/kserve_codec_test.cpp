@@ -534,6 +534,9 @@ TEST(KserveCodecErrors, MalformedJson) {
   EXPECT_THAT(decode_failure("[]").message, HasSubstr("must be a JSON object"));
   // Deep nesting is an ordinary error, not a stack overflow.
   EXPECT_THAT(decode_failure(std::string(1000000, '[')).message, HasSubstr("malformed JSON"));
+  const auto deep = std::string(200000, '[') + std::string(200000, ']');
+  EXPECT_EQ(decode_or_throw(R"({"ignored":)" + deep + "," + one_input("x", "INT8", "[1]", "[1]").substr(1)).inputs.size(),
+            1u);
 }
 
 TEST(KserveCodecErrors, MissingFields) {

@@ -700,39 +700,40 @@ char* write_half(char* out, std::uint16_t bits) {
   return write_float(out, shortest);
 }
 
+// Writes the elements and the closing ']' of an array whose '[' the writer
+// has written. Room is reserved per chunk for the longest element and the
+// unused part handed back, so a large tensor costs one pass and no copies.
 template <typename Format>
-void append_array(std::string& out, std::size_t count, Format format) {
-  // In chunks, so the worst-case room reserved per element stays small.
+void append_array_tail(rapidjson::StringBuffer& out, std::size_t count, Format format) {
   constexpr std::size_t chunk = 1024;
-  out.push_back('[');
   for (std::size_t i = 0; i < count;) {
     const std::size_t chunk_end = std::min(count, i + chunk);
-    const std::size_t start = out.size();
-    out.resize(start + (chunk_end - i) * (max_number_chars + 1));
-    char* cursor = out.data() + start;
+    const std::size_t room = (chunk_end - i) * (max_number_chars + 1);
+    char* const begin = out.Push(room);
+    char* cursor = begin;
     for (; i < chunk_end; ++i) {
       if (i != 0) *cursor++ = ',';
       cursor = format(cursor, i);
     }
-    out.resize(static_cast<std::size_t>(cursor - out.data()));
+    out.Pop(room - static_cast<std::size_t>(cursor - begin));
   }
-  out.push_back(']');
+  out.Put(']');
 }
 
 template <typename T, typename Format>
-void append_elements(std::string& out, std::span<const std::byte> data, Format format) {
+void append_elements(rapidjson::StringBuffer& out, std::span<const std::byte> data, Format format) {
   const std::byte* base = data.data();
-  append_array(out, data.size() / sizeof(T),
+  append_array_tail(out, data.size() / sizeof(T),
                [base, &format](char* cursor, std::size_t i) { return format(cursor, load<T>(base + i * sizeof(T))); });
 }
 
 template <typename T>
-void append_integers(std::string& out, std::span<const std::byte> data) {
+void append_integers(rapidjson::StringBuffer& out, std::span<const std::byte> data) {
   append_elements<T>(out, data,
                      [](char* cursor, T value) { return std::to_chars(cursor, cursor + max_number_chars, value).ptr; });
 }
 
-void append_numbers(std::string& out, const tensor& t) {
+void append_numbers_tail(rapidjson::StringBuffer& out, const tensor& t) {
   switch (t.type) {
     case data_type::bool_:
       return append_elements<std::uint8_t>(out, t.data, [](char* cursor, std::uint8_t value) {
@@ -766,7 +767,7 @@ void append_numbers(std::string& out, const tensor& t) {
     case data_type::invalid:
       break;
   }
-  out += "[]";
+  out.Put(']');
 }
 
 template <typename Visit>
@@ -867,7 +868,6 @@ encoded_infer_response encode_infer_response(std::string_view model_name, std::i
   }
   writer.Key("outputs");
   writer.StartArray();
-  std::string numbers;
   for (const auto& [output, binary] : selected) {
     writer.StartObject();
     writer.Key("name");
@@ -892,12 +892,12 @@ encoded_infer_response encode_infer_response(std::string_view model_name, std::i
       });
       writer.EndArray();
     } else {
-      // Formatted outside the writer, which would otherwise do its per-value
-      // bookkeeping for every element of a possibly large tensor.
-      numbers.clear();
-      append_numbers(numbers, *output);
+      // The writer takes the array as one raw value and writes its '['; the
+      // elements go straight into the buffer, without the writer's per-value
+      // bookkeeping for each element of a possibly large tensor.
       writer.Key("data");
-      writer.RawValue(numbers.data(), numbers.size(), rapidjson::kArrayType);
+      writer.RawValue("[", 1, rapidjson::kArrayType);
+      append_numbers_tail(buffer, *output);
     }
     writer.EndObject();
   }

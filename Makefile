@@ -1,0 +1,43 @@
+# Two commands do everything on a fresh Debian bookworm machine:
+#   make serve   install dependencies, build, prepare the demo models, serve them
+#   make test    the same set-up, then every test
+PRESET ?= release
+BUILD := build/$(PRESET)
+REPOSITORY ?= model_repository
+HOST ?= 127.0.0.1
+HTTP_PORT ?= 8000
+METRICS_PORT ?= 8002
+PYTHON := /usr/bin/python3
+VENV_PYTHON := .venv/bin/python
+
+.PHONY: deps build models serve test unit e2e bench clean
+
+deps:
+	scripts/install-deps
+
+build: deps
+	cmake --preset $(PRESET) >/dev/null
+	cmake --build --preset $(PRESET) -- -j$$(nproc)
+
+models: deps
+	$(PYTHON) scripts/make_models.py --output $(REPOSITORY)
+
+serve: build models
+	$(BUILD)/surge serve --model-repository $(REPOSITORY) --host $(HOST) \
+	  --http-port $(HTTP_PORT) --metrics-port $(METRICS_PORT)
+
+unit: build models
+	ctest --test-dir $(BUILD) --output-on-failure -j2
+
+e2e: build models
+	SURGE_BIN=$(BUILD)/surge $(VENV_PYTHON) -m pytest tests/e2e -q -p no:cacheprovider
+
+test: build models
+	ctest --test-dir $(BUILD) --output-on-failure -j2
+	SURGE_BIN=$(BUILD)/surge $(VENV_PYTHON) -m pytest tests/e2e -q -p no:cacheprovider
+
+bench: build models
+	bench/run_core.sh
+
+clean:
+	rm -rf build
