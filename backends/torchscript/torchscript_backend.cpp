@@ -229,9 +229,11 @@ at::Tensor input_tensor(const declared_tensor& decl, const surge_tensor* inputs,
   }
   const auto options = at::TensorOptions().dtype(decl.scalar_type).device(at::kCPU);
   const at::IntArrayRef sizes(shape.data(), shape.size());
-  // Zero-copy view of the server's bytes. The server guarantees nothing about
-  // alignment (they may sit inside a request body), so a misaligned input is
-  // copied rather than handed to kernels that assume natural alignment.
+  // Zero-copy view of the server's bytes, which the ABI lends read-only: a
+  // model that modifies an input in place breaks that contract. The server
+  // guarantees nothing about alignment (inputs may sit inside a request body),
+  // so a misaligned input is copied rather than handed to kernels that assume
+  // natural alignment.
   if (elements == 0 || reinterpret_cast<std::uintptr_t>(input->data) % element_size != 0) {
     auto copy = at::empty(sizes, options);
     if (elements != 0) std::memcpy(copy.data_ptr(), input->data, input->byte_size);
@@ -329,7 +331,6 @@ extern "C" SURGE_BACKEND_EXPORT surge_error* surge_model_create(const surge_mode
 
     const sdk::parameter_map parameters(*spec);
     parameters.reject_unknown({"intra_op_threads", "inter_op_threads"});
-    apply_thread_parameters(*model, parameters);
 
     const std::string filename = spec->default_model_filename && *spec->default_model_filename
                                      ? spec->default_model_filename
@@ -346,6 +347,8 @@ extern "C" SURGE_BACKEND_EXPORT surge_error* surge_model_create(const surge_mode
     }
     model->module.eval();
     map_inputs(*model);
+    // Last, so a model that fails to load leaves the process-wide settings alone.
+    apply_thread_parameters(*model, parameters);
     *out = model.release();
   });
 }

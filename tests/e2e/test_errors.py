@@ -12,6 +12,12 @@ from tritonclient.utils import InferenceServerException
 from surge_e2e import HTTP_TIMEOUT_S, error_message, json_tensor, post_infer
 
 
+def _binary_input_header(binary_data_size: int) -> dict:
+    """An infer header whose INPUT0 [1, 4] FP32 claims `binary_data_size` bytes of the binary section."""
+    parameters = {"binary_data_size": binary_data_size}
+    return {"inputs": [{"name": "INPUT0", "shape": [1, 4], "datatype": "FP32", "parameters": parameters}]}
+
+
 def _binary_request(header: dict, payload: bytes, header_length: int | None = None):
     encoded = json.dumps(header).encode()
     length = len(encoded) if header_length is None else header_length
@@ -51,40 +57,37 @@ BAD_REQUESTS = {
         None,
         ["INPUT0"],
     ),
-    "no_data": ("identity_fp32", {"inputs": [{"name": "INPUT0", "shape": [1, 2], "datatype": "FP32"}]}, None, ["INPUT0"]),
-    "malformed_json": ("identity_fp32", b'{"inputs": [{"name": "INPUT0", ', None, ["json", "parse", "malformed"]),
+    "no_data": (
+        "identity_fp32",
+        {"inputs": [{"name": "INPUT0", "shape": [1, 2], "datatype": "FP32"}]},
+        None,
+        ["INPUT0"],
+    ),
+    "malformed_json": (
+        "identity_fp32",
+        b'{"inputs": [{"name": "INPUT0", ',
+        {"Content-Type": "application/json"},
+        ["json", "parse", "malformed"],
+    ),
     "no_inputs_field": ("identity_fp32", {"outputs": []}, None, ["inputs"]),
     "binary_section_short": (
         "identity_fp32",
-        *_binary_request(
-            {"inputs": [{"name": "INPUT0", "shape": [1, 4], "datatype": "FP32", "parameters": {"binary_data_size": 16}}]},
-            FOUR_FLOATS[:8],
-        ),
+        *_binary_request(_binary_input_header(16), FOUR_FLOATS[:8]),
         ["INPUT0", "binary"],
     ),
     "binary_size_disagrees_with_shape": (
         "identity_fp32",
-        *_binary_request(
-            {"inputs": [{"name": "INPUT0", "shape": [1, 4], "datatype": "FP32", "parameters": {"binary_data_size": 12}}]},
-            FOUR_FLOATS[:12],
-        ),
+        *_binary_request(_binary_input_header(12), FOUR_FLOATS[:12]),
         ["INPUT0"],
     ),
     "binary_trailing_bytes": (
         "identity_fp32",
-        *_binary_request(
-            {"inputs": [{"name": "INPUT0", "shape": [1, 4], "datatype": "FP32", "parameters": {"binary_data_size": 16}}]},
-            FOUR_FLOATS + b"\0" * 8,
-        ),
+        *_binary_request(_binary_input_header(16), FOUR_FLOATS + b"\0" * 8),
         ["INPUT0", "binary", "byte"],
     ),
     "header_length_beyond_body": (
         "identity_fp32",
-        *_binary_request(
-            {"inputs": [{"name": "INPUT0", "shape": [1, 4], "datatype": "FP32", "parameters": {"binary_data_size": 16}}]},
-            FOUR_FLOATS,
-            header_length=100_000,
-        ),
+        *_binary_request(_binary_input_header(16), FOUR_FLOATS, header_length=100_000),
         ["Inference-Header-Content-Length", "header", "length"],
     ),
 }

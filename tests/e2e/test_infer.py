@@ -163,7 +163,7 @@ def test_mlp_batch_matches_single_rows(surge):
     rows = np.random.default_rng(11).standard_normal((5, 64)).astype(np.float32)
     with surge.client() as client:
         batched = client.infer("mlp", [_fp32_input("input", rows, True)]).as_numpy("output")
-        singles = [client.infer("mlp", [_fp32_input("input", rows[i : i + 1], True)]).as_numpy("output") for i in range(5)]
+        singles = [client.infer("mlp", [_fp32_input("input", row[None], True)]).as_numpy("output") for row in rows]
     assert batched.shape == (5, 10)
     np.testing.assert_allclose(batched, np.concatenate(singles), rtol=1e-5, atol=1e-5)
 

@@ -168,7 +168,8 @@ def test_disconnected_client_request_is_never_executed(surge_factory, tmp_path):
         running = pool.submit(post_infer, server, model, json_infer_body([[1.0, 1.0]]))
         wait_executing_alone(server, model)
         body = json.dumps(json_infer_body([[2.0, 2.0]])).encode()
-        request = raw_http_request(server, "POST", f"/v2/models/{model}/infer", body, {"Content-Type": "application/json"})
+        path = f"/v2/models/{model}/infer"
+        request = raw_http_request(server, "POST", path, body, {"Content-Type": "application/json"})
         with socket.create_connection((server.host, server.http_port), timeout=HTTP_TIMEOUT_S) as abandoned:
             abandoned.sendall(request)
             wait_held(server, model, at_least=2, queued_at_least=1)

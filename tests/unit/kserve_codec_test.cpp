@@ -45,8 +45,8 @@ binary_request with_binary(const std::string& json, const std::string& binary) {
 
 std::string one_input(const std::string& name, const std::string& datatype, const std::string& shape,
                       const std::string& data) {
-  return R"({"inputs":[{"name":")" + name + R"(","datatype":")" + datatype + R"(","shape":)" + shape +
-         R"(,"data":)" + data + "}]}";
+  return R"({"inputs":[{"name":")" + name + R"(","datatype":")" + datatype + R"(","shape":)" + shape + R"(,"data":)" +
+         data + "}]}";
 }
 
 std::string one_binary_input(const std::string& name, const std::string& datatype, const std::string& shape,
@@ -55,7 +55,9 @@ std::string one_binary_input(const std::string& name, const std::string& datatyp
          R"(,"parameters":{"binary_data_size":)" + std::to_string(size) + "}}]}";
 }
 
-std::string bytes_of(const tensor& t) { return std::string(reinterpret_cast<const char*>(t.data.data()), t.data.size()); }
+std::string bytes_of(const tensor& t) {
+  return std::string(reinterpret_cast<const char*>(t.data.data()), t.data.size());
+}
 
 template <typename T>
 std::string raw_bytes(const std::vector<T>& values) {
@@ -133,18 +135,20 @@ std::vector<datatype_case> datatype_cases() {
       {"INT32", "[-2147483648,0,2147483647]", "[-2147483648,0,2147483647]",
        raw_bytes<std::int32_t>({std::numeric_limits<std::int32_t>::min(), 0, 2147483647})},
       {"INT64", "[-9223372036854775808,3.0,9223372036854775807]", "[-9223372036854775808,3,9223372036854775807]",
-       raw_bytes<std::int64_t>({std::numeric_limits<std::int64_t>::min(), 3, std::numeric_limits<std::int64_t>::max()})},
+       raw_bytes<std::int64_t>(
+           {std::numeric_limits<std::int64_t>::min(), 3, std::numeric_limits<std::int64_t>::max()})},
       // 65504 is the largest half; 65500 is the shortest text that reads back as it (numpy prints it so too).
       {"FP16", "[1.0,-2.5,0.1,65504,6e-8]", "[1.0,-2.5,0.1,65500.0,6e-08]",
        raw_bytes<std::uint16_t>({0x3c00, 0xc100, 0x2e66, 0x7bff, 0x0001})},
-      {"BF16", "[1,-2.5,0.1,3.140625]", "[1.0,-2.5,0.1,3.14]", raw_bytes<std::uint16_t>({0x3f80, 0xc020, 0x3dcd, 0x4049})},
+      {"BF16", "[1,-2.5,0.1,3.140625]", "[1.0,-2.5,0.1,3.14]",
+       raw_bytes<std::uint16_t>({0x3f80, 0xc020, 0x3dcd, 0x4049})},
       {"FP32", "[1,-2.5,0.1,3.4028234663852886e38,1e-45,16777216]", "[1.0,-2.5,0.1,3.4028235e+38,1e-45,16777216.0]",
-       raw_bytes<float>({1.0f, -2.5f, 0.1f, std::numeric_limits<float>::max(),
-                         std::numeric_limits<float>::denorm_min(), 16777216.0f})},
+       raw_bytes<float>({1.0f, -2.5f, 0.1f, std::numeric_limits<float>::max(), std::numeric_limits<float>::denorm_min(),
+                         16777216.0f})},
       {"FP64", "[1,-2.5,0.1,1.7976931348623157e308,5e-324,0.30000000000000004]",
        "[1.0,-2.5,0.1,1.7976931348623157e+308,5e-324,0.30000000000000004]",
-       raw_bytes<double>({1.0, -2.5, 0.1, std::numeric_limits<double>::max(), std::numeric_limits<double>::denorm_min(),
-                          0.1 + 0.2})},
+       raw_bytes<double>(
+           {1.0, -2.5, 0.1, std::numeric_limits<double>::max(), std::numeric_limits<double>::denorm_min(), 0.1 + 0.2})},
       {"BYTES", R"(["hello","","a\"b\\c\n\u0000z","w\u00f6rld"])", R"(["hello","","a\"b\\c\n\u0000z","wörld"])",
        serialize_bytes({"hello", "", std::string("a\"b\\c\n\0z", 8), "wörld"})},
   };
@@ -173,8 +177,8 @@ TEST(KserveCodec, EveryDatatypeEncodesToJsonAndReadsBack) {
 
     const auto response = encode_infer_response("m", 1, "", {input}, {}, false);
     EXPECT_FALSE(response.json_length);
-    EXPECT_THAT(response.body, HasSubstr(R"("datatype":")" + c.datatype + R"(","shape":)" + shape +
-                                         R"(,"data":)" + c.expected + "}"));
+    EXPECT_THAT(response.body,
+                HasSubstr(R"("datatype":")" + c.datatype + R"(","shape":)" + shape + R"(,"data":)" + c.expected + "}"));
 
     parse_json(response.body);
     // What the encoder writes, the decoder reads back to the same bytes.
@@ -188,7 +192,8 @@ TEST(KserveCodec, EveryDatatypeRoundTripsThroughBinary) {
     SCOPED_TRACE(c.datatype);
     const auto count = std::count(c.data.begin(), c.data.end(), ',') + 1;
     const std::string shape = "[" + std::to_string(count) + "]";
-    const auto request = with_binary(one_binary_input("x", c.datatype, shape, c.expected_bytes.size()), c.expected_bytes);
+    const auto request =
+        with_binary(one_binary_input("x", c.datatype, shape, c.expected_bytes.size()), c.expected_bytes);
     auto body = make_body(request.body);
     auto result = decode_infer_request(body, request.json_length);
     ASSERT_TRUE(std::holds_alternative<decoded_infer_request>(result)) << std::get<error>(result).message;
@@ -201,8 +206,8 @@ TEST(KserveCodec, EveryDatatypeRoundTripsThroughBinary) {
     ASSERT_TRUE(response.json_length);
     const auto json = json_part(response);
     EXPECT_EQ(response.body.substr(*response.json_length), c.expected_bytes);
-    EXPECT_THAT(json, HasSubstr(R"("parameters":{"binary_data_size":)" + std::to_string(c.expected_bytes.size()) +
-                                "}"));
+    EXPECT_THAT(json,
+                HasSubstr(R"("parameters":{"binary_data_size":)" + std::to_string(c.expected_bytes.size()) + "}"));
     EXPECT_THAT(json, ::testing::Not(HasSubstr("\"data\"")));
     parse_json(json);
   }
@@ -285,8 +290,8 @@ TEST(KserveCodec, EveryHalfAndBfloatValueRoundTripsThroughJson) {
     }
     const auto output = owned("x", type, {static_cast<std::int64_t>(bits.size())}, raw_bytes(bits));
     const auto data = only_output_data(encode_infer_response("m", 1, "", {output}, {}, false));
-    const auto decoded = decode_or_throw(one_input("x", std::string(kserve_name(type)),
-                                                   "[" + std::to_string(bits.size()) + "]", data));
+    const auto decoded =
+        decode_or_throw(one_input("x", std::string(kserve_name(type)), "[" + std::to_string(bits.size()) + "]", data));
     EXPECT_EQ(values_of<std::uint16_t>(decoded.inputs[0]), bits);
   }
 }
@@ -327,16 +332,16 @@ TEST(KserveCodec, Fp16KnownValues) {
   EXPECT_EQ(fp16_from_double(0.1), 0x2e66);
   EXPECT_EQ(fp16_from_double(1.0 / 3.0), 0x3555);
   EXPECT_EQ(fp16_from_double(65504.0), 0x7bff);
-  EXPECT_EQ(fp16_from_double(65519.0), 0x7bff);  // below the midpoint to 65536
-  EXPECT_EQ(fp16_from_double(65520.0), 0x7c00);  // the midpoint rounds to even: infinity
+  EXPECT_EQ(fp16_from_double(65519.0), 0x7bff);               // below the midpoint to 65536
+  EXPECT_EQ(fp16_from_double(65520.0), 0x7c00);               // the midpoint rounds to even: infinity
   EXPECT_EQ(fp16_from_double(std::ldexp(1.0, -14)), 0x0400);  // smallest normal
   EXPECT_EQ(fp16_from_double(std::ldexp(1.0, -24)), 0x0001);  // smallest subnormal
   EXPECT_EQ(fp16_from_double(std::ldexp(1.0, -25)), 0x0000);  // tie: to even, zero
   EXPECT_EQ(fp16_from_double(std::ldexp(3.0, -25)), 0x0002);  // tie: to even, two
   EXPECT_EQ(fp16_from_double(std::ldexp(1.0, -25) * 1.000001), 0x0001);
   EXPECT_EQ(fp16_from_double(std::ldexp(1023.5, -24)), 0x0400);  // largest subnormal carries into normal
-  EXPECT_EQ(fp16_from_double(2049.0), 0x6800);                    // tie between 2048 and 2050: 2048
-  EXPECT_EQ(fp16_from_double(2051.0), 0x6802);                    // tie between 2050 and 2052: 2052
+  EXPECT_EQ(fp16_from_double(2049.0), 0x6800);                   // tie between 2048 and 2050: 2048
+  EXPECT_EQ(fp16_from_double(2051.0), 0x6802);                   // tie between 2050 and 2052: 2052
   EXPECT_EQ(fp16_from_double(1e-10), 0x0000);
   EXPECT_EQ(fp16_from_double(-0.0), 0x8000);
   EXPECT_EQ(fp16_from_double(std::numeric_limits<double>::infinity()), 0x7c00);
@@ -413,10 +418,9 @@ TEST(KserveCodec, ResponseFollowsRequestedOrderAndSkipsTheRest) {
                                     owned("c", data_type::uint8, {3}, raw_bytes<std::uint8_t>({7, 8, 9}))};
   const auto response = encode_infer_response("model", 3, "req-1", outputs, {{"c", true}, {"a", false}}, false);
   ASSERT_TRUE(response.json_length);
-  EXPECT_EQ(json_part(response),
-            R"({"model_name":"model","model_version":"3","id":"req-1","outputs":[)"
-            R"({"name":"c","datatype":"UINT8","shape":[3],"parameters":{"binary_data_size":3}},)"
-            R"({"name":"a","datatype":"INT32","shape":[2],"data":[1,2]}]})");
+  EXPECT_EQ(json_part(response), R"({"model_name":"model","model_version":"3","id":"req-1","outputs":[)"
+                                 R"({"name":"c","datatype":"UINT8","shape":[3],"parameters":{"binary_data_size":3}},)"
+                                 R"({"name":"a","datatype":"INT32","shape":[2],"data":[1,2]}]})");
   EXPECT_EQ(response.body.substr(*response.json_length), std::string("\x07\x08\x09"));
 }
 
@@ -472,7 +476,8 @@ TEST(KserveCodec, TritonclientBinaryRequest) {
     input1[i] = 1;
   }
   const std::string json =
-      R"({"inputs": [{"name": "INPUT0", "shape": [1, 16], "datatype": "INT32", "parameters": {"binary_data_size": 64}}, )"
+      R"({"inputs": [{"name": "INPUT0", "shape": [1, 16], "datatype": "INT32", )"
+      R"("parameters": {"binary_data_size": 64}}, )"
       R"({"name": "INPUT1", "shape": [1, 16], "datatype": "INT32", "parameters": {"binary_data_size": 64}}], )"
       R"("outputs": [{"name": "OUTPUT0", "parameters": {"binary_data": true}}, )"
       R"({"name": "OUTPUT1", "parameters": {"binary_data": false}}]})";
@@ -535,8 +540,9 @@ TEST(KserveCodecErrors, MalformedJson) {
   // Deep nesting is an ordinary error, not a stack overflow.
   EXPECT_THAT(decode_failure(std::string(1000000, '[')).message, HasSubstr("malformed JSON"));
   const auto deep = std::string(200000, '[') + std::string(200000, ']');
-  EXPECT_EQ(decode_or_throw(R"({"ignored":)" + deep + "," + one_input("x", "INT8", "[1]", "[1]").substr(1)).inputs.size(),
-            1u);
+  EXPECT_EQ(
+      decode_or_throw(R"({"ignored":)" + deep + "," + one_input("x", "INT8", "[1]", "[1]").substr(1)).inputs.size(),
+      1u);
 }
 
 TEST(KserveCodecErrors, MissingFields) {
@@ -558,7 +564,8 @@ TEST(KserveCodecErrors, BadDatatypeAndShape) {
             "input 'x': shape [2,-1] has a negative dimension");
   EXPECT_THAT(decode_failure(one_input("x", "FP32", "[1.5]", "[1]")).message,
               HasSubstr("input 'x': \"shape\" must hold integers, dimension 0 is 1.5"));
-  EXPECT_THAT(decode_failure(one_input("x", "FP32", "3", "[1]")).message, HasSubstr("input 'x': \"shape\" must be an array"));
+  EXPECT_THAT(decode_failure(one_input("x", "FP32", "3", "[1]")).message,
+              HasSubstr("input 'x': \"shape\" must be an array"));
   EXPECT_THAT(decode_failure(one_input("x", "FP32", "[4294967296,4294967296]", "[1]")).message,
               HasSubstr("input 'x': shape [4294967296,4294967296] has too many elements"));
 }

@@ -349,7 +349,8 @@ std::variant<tensor, error> tensor_from_json(tensor header, std::size_t count, c
                                              const std::string& label) {
   if (!data.IsArray()) return invalid(label + ": \"data\" must be an array, got " + json_type_name(data));
   const auto leaves = count_leaves(data, 1);
-  if (!leaves) return invalid(label + ": \"data\" nests arrays deeper than " + std::to_string(max_data_depth) + " levels");
+  if (!leaves)
+    return invalid(label + ": \"data\" nests arrays deeper than " + std::to_string(max_data_depth) + " levels");
   if (*leaves != count) {
     return invalid(label + ": shape " + shape_text(header.shape) + " needs " + std::to_string(count) +
                    " elements, data has " + std::to_string(*leaves));
@@ -409,8 +410,8 @@ std::string bytes_elements_problem(std::span<const std::byte> data, std::size_t 
   std::size_t elements = 0;
   while (position < data.size()) {
     if (data.size() - position < sizeof(std::uint32_t)) {
-      return "BYTES element " + std::to_string(elements) + " has a cut-off length prefix: " +
-             std::to_string(data.size() - position) + " of 4 bytes";
+      return "BYTES element " + std::to_string(elements) +
+             " has a cut-off length prefix: " + std::to_string(data.size() - position) + " of 4 bytes";
     }
     const std::uint32_t length = load_length_prefix(data.data() + position);
     position += sizeof length;
@@ -444,8 +445,8 @@ std::variant<tensor, error> tensor_from_binary(tensor header, std::size_t count,
       return invalid(label + ": binary_data_size is " + std::to_string(byte_size) +
                      " but the request has no Inference-Header-Content-Length, so no binary section");
     }
-    return invalid(label + ": binary_data_size " + std::to_string(byte_size) + " runs past the end of the binary section (" +
-                   std::to_string(remaining) + " bytes left)");
+    return invalid(label + ": binary_data_size " + std::to_string(byte_size) +
+                   " runs past the end of the binary section (" + std::to_string(remaining) + " bytes left)");
   }
 
   const auto* begin = reinterpret_cast<const std::byte*>(section.body->data()) + section.offset + section.used;
@@ -475,7 +476,8 @@ std::variant<tensor, error> decode_input(const json_value& input, std::size_t po
 
   const auto* datatype = find_member(input, "datatype");
   if (!datatype) return invalid(label + ": missing \"datatype\"");
-  if (!datatype->IsString()) return invalid(label + ": \"datatype\" must be a string, got " + json_type_name(*datatype));
+  if (!datatype->IsString())
+    return invalid(label + ": \"datatype\" must be a string, got " + json_type_name(*datatype));
   const auto type = parse_kserve_data_type(string_of(*datatype));
   if (!type) return invalid(label + ": unknown datatype '" + std::string(string_of(*datatype)) + "'");
   header.type = *type;
@@ -723,8 +725,9 @@ void append_array_tail(rapidjson::StringBuffer& out, std::size_t count, Format f
 template <typename T, typename Format>
 void append_elements(rapidjson::StringBuffer& out, std::span<const std::byte> data, Format format) {
   const std::byte* base = data.data();
-  append_array_tail(out, data.size() / sizeof(T),
-               [base, &format](char* cursor, std::size_t i) { return format(cursor, load<T>(base + i * sizeof(T))); });
+  append_array_tail(out, data.size() / sizeof(T), [base, &format](char* cursor, std::size_t i) {
+    return format(cursor, load<T>(base + i * sizeof(T)));
+  });
 }
 
 template <typename T>
@@ -848,7 +851,8 @@ encoded_infer_response encode_infer_response(std::string_view model_name, std::i
       any_binary = true;
       binary_size += output->data.size();
     } else if (output->type == data_type::bytes) {
-      estimate += output->data.size() + 2 * static_cast<std::size_t>(std::max<std::int64_t>(output->element_count(), 0));
+      estimate +=
+          output->data.size() + 2 * static_cast<std::size_t>(std::max<std::int64_t>(output->element_count(), 0));
     } else {
       const std::size_t width = std::max<std::size_t>(element_size(output->type), 1);
       estimate += json_chars_per_element(output->type) * (output->data.size() / width);

@@ -32,9 +32,9 @@ struct decoded_infer_request {
   // Binary inputs are views into the body (owner: the body); JSON inputs are
   // converted into buffers of their own. Views may be unaligned for their type.
   std::vector<tensor> inputs;
-  std::vector<requested_output> outputs;  // empty: every output of the model
-  bool binary_outputs_default{false};     // parameters.binary_data_output
-  std::optional<std::uint32_t> priority;  // parameters.priority; 0: the model's default, 1: highest
+  std::vector<requested_output> outputs;             // empty: every output of the model
+  bool binary_outputs_default{false};                // parameters.binary_data_output
+  std::optional<std::uint32_t> priority;             // parameters.priority; 0: the model's default, 1: highest
   std::optional<std::chrono::microseconds> timeout;  // parameters.timeout
 };
 
