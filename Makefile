@@ -10,7 +10,7 @@ METRICS_PORT ?= 8002
 PYTHON := /usr/bin/python3
 VENV_PYTHON := .venv/bin/python
 
-.PHONY: deps build models serve test unit e2e bench clean
+.PHONY: deps build models serve test unit unit-asan e2e bench clean
 
 deps:
 	scripts/install-deps
@@ -32,7 +32,13 @@ unit: build models
 e2e: build models
 	SURGE_BIN=$(BUILD)/surge $(VENV_PYTHON) -m pytest tests/e2e -q -p no:cacheprovider
 
-test: build models
+# Unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer (no libtorch).
+unit-asan: deps
+	cmake --preset asan >/dev/null
+	cmake --build --preset asan --target surge_unit_tests -- -j$$(nproc)
+	ctest --test-dir build/asan --output-on-failure -j2
+
+test: build models unit-asan
 	ctest --test-dir $(BUILD) --output-on-failure -j2
 	SURGE_BIN=$(BUILD)/surge $(VENV_PYTHON) -m pytest tests/e2e -q -p no:cacheprovider
 

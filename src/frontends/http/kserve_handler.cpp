@@ -8,6 +8,9 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <charconv>
 #include <mutex>
 
@@ -76,12 +79,18 @@ class http_response_sink final : public response_sink, public std::enable_shared
 // True when the peer closed its end; false when it sent more bytes (a
 // pipelined request), which only means we cannot watch any longer.
 asio::awaitable<bool> client_left(beast::tcp_stream& stream) {
-  auto [ec] = co_await stream.socket().async_wait(asio::ip::tcp::socket::wait_read, as_tuple(use_awaitable));
-  if (ec == asio::error::operation_aborted) co_return false;
-  if (ec) co_return true;
-  boost::system::error_code available_ec;
-  const auto pending = stream.socket().available(available_ec);
-  co_return available_ec || pending == 0;
+  for (;;) {
+    auto [ec] = co_await stream.socket().async_wait(asio::ip::tcp::socket::wait_read, as_tuple(use_awaitable));
+    if (ec == asio::error::operation_aborted) co_return false;
+    if (ec) co_return true;
+    // Readiness can be stale (an edge reported for bytes an earlier read
+    // already took), so peek: 0 is the peer's FIN, EAGAIN means keep waiting.
+    char byte = 0;
+    const auto peeked = ::recv(stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (peeked > 0) co_return false;
+    if (peeked == 0) co_return true;
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) co_return true;
+  }
 }
 
 http::status status_for(error_code code) {
