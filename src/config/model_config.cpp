@@ -315,9 +315,11 @@ void check_model_filename(problem_list& problems, const std::string& filename) {
 void fill_defaults(config::ModelConfig& config, std::string_view directory_name) {
   if (config.name().empty()) config.set_name(std::string(directory_name));
 
-  // Triton names the libtorch backend by platform in older configs; surge's
-  // plugin for it is libsurge_backend_torchscript.so.
+  // Triton names its libtorch backend "pytorch" (or, in older configs, the
+  // platform "pytorch_libtorch"); surge's plugin for it is
+  // libsurge_backend_torchscript.so, so Triton repositories load unchanged.
   if (config.backend().empty() && config.platform() == "pytorch_libtorch") config.set_backend("torchscript");
+  if (config.backend() == "pytorch") config.set_backend("torchscript");
 
   auto& policy = *config.mutable_version_policy();
   if (policy.policy_choice_case() == config::ModelVersionPolicy::POLICY_CHOICE_NOT_SET) policy.mutable_latest();

@@ -273,6 +273,12 @@ TEST(ModelConfigDefaults, PytorchPlatformSelectsTorchscriptBackend) {
   EXPECT_EQ(result.config->platform(), "pytorch_libtorch");
 }
 
+TEST(ModelConfigDefaults, TritonPytorchBackendNameSelectsTorchscript) {
+  const auto result = complete_text("backend: \"pytorch\"\n" + std::string(identity_io));
+  ASSERT_TRUE(result.config) << result.error;
+  EXPECT_EQ(result.config->backend(), "torchscript");
+}
+
 TEST(ModelConfigDefaults, ExplicitBackendIsKept) {
   const auto result = complete_text("platform: \"pytorch_libtorch\"\nbackend: \"custom\"\n" + std::string(identity_io));
   ASSERT_TRUE(result.config) << result.error;
