@@ -23,7 +23,7 @@ class model_scheduler : public std::enable_shared_from_this<model_scheduler> {
                   model_statistics& statistics);
   ~model_scheduler();
 
-  // Takes the request from any thread and returns at once. A full queue
+  // Takes the request from any thread and never blocks. A full queue
   // answers it with unavailable (429) from the strand, never blocking.
   void schedule(request_ptr request);
 
