@@ -1,4 +1,5 @@
-// surge: one binary, subcommands. `surge serve` runs the server.
+// surge: one binary, subcommands. `surge serve` runs the server; `surge bench`
+// loads one with requests and reports throughput and latency.
 #include <CLI/CLI.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -14,6 +15,7 @@
 #include <iostream>
 #include <thread>
 
+#include "bench/bench_command.hpp"
 #include "frontends/http/http_server.hpp"
 #include "frontends/http/kserve_handler.hpp"
 #include "frontends/http/metrics_handler.hpp"
@@ -165,7 +167,11 @@ int main(int argc, char** argv) {
       ->envname("SURGE_DRAIN_TIMEOUT")
       ->capture_default_str();
 
+  surge::bench::bench_arguments bench_arguments;
+  auto* bench_command = surge::bench::add_bench_command(app, bench_arguments);
+
   CLI11_PARSE(app, argc, argv);
   if (serve_command->parsed()) return serve(options);
+  if (bench_command->parsed()) return surge::bench::run_bench_command(bench_arguments, argc, argv, surge_version);
   return 0;
 }

@@ -277,11 +277,12 @@ void check_dynamic_batching(problem_list& problems, const config::ModelConfig& c
   } else if (batching.default_priority_level() != 0) {
     problems.add("dynamic_batching.default_priority_level", "is set but priority_levels is 0");
   }
-  // Per-level queue policies are not applied by the scheduler yet; refusing
-  // them beats accepting a setting that would silently do nothing.
-  if (!batching.priority_queue_policy().empty()) {
-    problems.add("dynamic_batching.priority_queue_policy",
-                 "is not supported by this build; use default_queue_policy");
+  for (const auto& [level, policy] : batching.priority_queue_policy()) {
+    if (level < 1 || level > levels) {
+      problems.add("dynamic_batching.priority_queue_policy",
+                   "level " + std::to_string(level) + " is outside 1..priority_levels (" + std::to_string(levels) +
+                       ")");
+    }
   }
   // max_queue_size is unsigned, as in Triton, so a negative value is already a
   // parse error that names the field.

@@ -53,6 +53,22 @@ class metered_sink final : public response_sink {
 
 }  // namespace
 
+namespace {
+
+queue_policy queue_policy_from(const config::ModelQueuePolicy& policy) {
+  queue_policy out;
+  out.max_queue_size = policy.max_queue_size();
+  if (policy.default_timeout_microseconds() > 0) {
+    out.default_timeout = std::chrono::microseconds(policy.default_timeout_microseconds());
+  }
+  // Without a default timeout a request's own timeout always applies, as in Triton.
+  out.allow_timeout_override = policy.allow_timeout_override() || !out.default_timeout;
+  out.reject_expired = policy.timeout_action() == config::ModelQueuePolicy::REJECT;
+  return out;
+}
+
+}  // namespace
+
 batcher_options batcher_options_from(const config::ModelConfig& config) {
   batcher_options options;
   options.max_batch_size = static_cast<std::uint32_t>(std::max(0, config.max_batch_size()));
@@ -65,14 +81,9 @@ batcher_options batcher_options_from(const config::ModelConfig& config) {
       options.default_priority_level =
           db.default_priority_level() > 0 ? static_cast<std::uint32_t>(db.default_priority_level()) : options.priority_levels;
     }
-    if (db.has_default_queue_policy()) {
-      const auto& policy = db.default_queue_policy();
-      options.max_queue_size = policy.max_queue_size();
-      if (policy.default_timeout_microseconds() > 0) {
-        options.default_timeout = std::chrono::microseconds(policy.default_timeout_microseconds());
-      }
-      options.allow_timeout_override = policy.allow_timeout_override() || !options.default_timeout;
-      options.reject_expired = policy.timeout_action() == config::ModelQueuePolicy::REJECT;
+    options.default_queue_policy = queue_policy_from(db.default_queue_policy());
+    for (const auto& [level, policy] : db.priority_queue_policy()) {
+      options.level_queue_policies[static_cast<std::uint32_t>(level)] = queue_policy_from(policy);
     }
   } else {
     // Without dynamic batching each request runs alone, as in Triton.
@@ -183,8 +194,10 @@ void model_version::submit(request_ptr request) {
       input.shape = std::move(shape);
     }
   }
-  std::optional<std::chrono::microseconds> timeout = scheduler_options_.default_timeout;
-  if (request->timeout && request->timeout->count() > 0 && scheduler_options_.allow_timeout_override) timeout = request->timeout;
+  // An out-of-range priority is refused by the queue; its policy lookup falls back to the default.
+  const auto& policy = scheduler_options_.policy_for_level(scheduler_options_.level_of(request->priority));
+  std::optional<std::chrono::microseconds> timeout = policy.default_timeout;
+  if (request->timeout && request->timeout->count() > 0 && policy.allow_timeout_override) timeout = request->timeout;
   if (timeout) request->deadline = request->arrival + *timeout;
   scheduler_->schedule(std::move(request));
 }

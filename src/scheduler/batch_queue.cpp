@@ -43,8 +43,7 @@ batch_queue::batch_queue(batcher_options options) : options_(std::move(options))
 }
 
 std::size_t batch_queue::level_of(const inference_request& request) const {
-  const auto level = request.priority == 0 ? options_.default_priority_level : request.priority;
-  return level - 1;
+  return options_.level_of(request.priority) - 1;
 }
 
 std::optional<error> batch_queue::push(request_ptr& request, clock::time_point now) {
@@ -53,13 +52,15 @@ std::optional<error> batch_queue::push(request_ptr& request, clock::time_point n
                       "priority " + std::to_string(request->priority) + " is out of range: model '" + request->model +
                           "' has " + std::to_string(options_.priority_levels) + " priority level(s)");
   }
-  if (options_.max_queue_size != 0 && size_ >= options_.max_queue_size) {
+  const auto level = level_of(*request);
+  const auto max_queue_size = options_.policy_for_level(static_cast<std::uint32_t>(level + 1)).max_queue_size;
+  if (max_queue_size != 0 && levels_[level].size() >= max_queue_size) {
     return error{error_code::unavailable,
-                 "model '" + request->model + "' queue is full (" + std::to_string(options_.max_queue_size) +
-                     " requests)",
+                 "model '" + request->model + "' queue is full (" + std::to_string(max_queue_size) +
+                     " requests at priority level " + std::to_string(level + 1) + ")",
                  retry_after(now)};
   }
-  levels_[level_of(*request)].push_back(std::move(request));
+  levels_[level].push_back(std::move(request));
   ++size_;
   return std::nullopt;
 }
@@ -83,15 +84,17 @@ batch_queue::decision batch_queue::poll(clock::time_point now, bool instance_fre
 
   // Answer what must not run, and find the earliest deadline still queued.
   std::optional<clock::time_point> earliest_deadline;
-  for (auto& level : levels_) {
+  for (std::size_t l = 0; l < levels_.size(); ++l) {
+    auto& level = levels_[l];
+    const bool reject_expired = options_.policy_for_level(static_cast<std::uint32_t>(l + 1)).reject_expired;
     for (auto it = level.begin(); it != level.end();) {
       auto& request = *it;
       if (request->cancellation->cancelled()) {
         out.cancelled.push_back(std::move(request));
-      } else if (options_.reject_expired && request->deadline && *request->deadline <= now) {
+      } else if (reject_expired && request->deadline && *request->deadline <= now) {
         out.expired.push_back(std::move(request));
       } else {
-        if (request->deadline && (!earliest_deadline || *request->deadline < *earliest_deadline)) {
+        if (reject_expired && request->deadline && (!earliest_deadline || *request->deadline < *earliest_deadline)) {
           earliest_deadline = request->deadline;
         }
         ++it;
@@ -105,7 +108,7 @@ batch_queue::decision batch_queue::poll(clock::time_point now, bool instance_fre
   auto wake = [&](clock::time_point t) {
     if (!out.wake_at || t < *out.wake_at) out.wake_at = t;
   };
-  if (options_.reject_expired && earliest_deadline) wake(*earliest_deadline);
+  if (earliest_deadline) wake(*earliest_deadline);
   if (!instance_free || size_ == 0) return out;
 
   // The head of the highest non-empty level leads the batch; compatible

@@ -3,10 +3,26 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <vector>
 
 namespace surge {
+
+// How one priority level's queue treats its requests (Triton's
+// ModelQueuePolicy).
+struct queue_policy {
+  // Requests queued at this level beyond which new ones are refused at once;
+  // 0: unbounded.
+  std::size_t max_queue_size{0};
+  // Applied when a request names no timeout; nullopt: no deadline.
+  std::optional<std::chrono::microseconds> default_timeout;
+  // Whether a request's own timeout may replace default_timeout.
+  bool allow_timeout_override{true};
+  // true (REJECT): a request whose deadline passed while queued is answered
+  // with deadline_exceeded and never executed. false (DELAY): it stays queued.
+  bool reject_expired{true};
+};
 
 // How one model version's requests are queued and batched. Built from the
 // model's config.pbtxt (dynamic_batching, max_batch_size).
@@ -21,16 +37,16 @@ struct batcher_options {
   // Number of priority levels; level 1 is the highest. 1: one FIFO queue.
   std::uint32_t priority_levels{1};
   std::uint32_t default_priority_level{1};
-  // Queued requests (all levels together) beyond which new ones are rejected
-  // at once; 0: unbounded.
-  std::size_t max_queue_size{0};
-  // Applied when a request names no timeout; nullopt: no deadline.
-  std::optional<std::chrono::microseconds> default_timeout;
-  // Whether a request's own timeout may replace default_timeout.
-  bool allow_timeout_override{true};
-  // true (REJECT): a request whose deadline passed while queued is answered
-  // with deadline_exceeded and never executed. false (DELAY): it stays queued.
-  bool reject_expired{true};
+  // Every level's policy unless level_queue_policies names the level.
+  queue_policy default_queue_policy;
+  std::map<std::uint32_t, queue_policy> level_queue_policies;
+
+  // The level a request of this priority queues at (0: the default level).
+  std::uint32_t level_of(std::uint32_t priority) const { return priority == 0 ? default_priority_level : priority; }
+  const queue_policy& policy_for_level(std::uint32_t level) const {
+    const auto it = level_queue_policies.find(level);
+    return it == level_queue_policies.end() ? default_queue_policy : it->second;
+  }
 };
 
 }  // namespace surge

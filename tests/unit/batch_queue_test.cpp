@@ -127,7 +127,7 @@ TEST(batch_queue, priority_out_of_range_is_refused) {
 
 TEST(batch_queue, full_queue_refuses_at_once_with_retry_after) {
   auto options = batching(4, 1000us);
-  options.max_queue_size = 2;
+  options.default_queue_policy.max_queue_size = 2;
   batch_queue queue(options);
   auto a = make_request("a", t0);
   auto b = make_request("b", t0);
@@ -139,6 +139,46 @@ TEST(batch_queue, full_queue_refuses_at_once_with_retry_after) {
   EXPECT_EQ(refused->code, error_code::unavailable);
   ASSERT_TRUE(refused->retry_after);
   EXPECT_GE(refused->retry_after->count(), 1);
+}
+
+TEST(batch_queue, each_priority_level_has_its_own_queue_policy) {
+  auto options = batching(4, 1000us);
+  options.priority_levels = 2;
+  options.default_priority_level = 2;
+  options.default_queue_policy.max_queue_size = 1;
+  options.level_queue_policies[1].max_queue_size = 2;
+  options.level_queue_policies[1].reject_expired = false;
+  batch_queue queue(options);
+  auto high1 = make_request("high1", t0, 1, 4, 1);
+  auto high2 = make_request("high2", t0, 1, 4, 1);
+  auto high3 = make_request("high3", t0, 1, 4, 1);
+  auto low1 = make_request("low1", t0, 1, 4, 2);
+  auto low2 = make_request("low2", t0, 1, 4, 2);
+  EXPECT_FALSE(queue.push(high1.request, t0));
+  EXPECT_FALSE(queue.push(high2.request, t0));
+  EXPECT_FALSE(queue.push(low1.request, t0)) << "level 2 has room of its own";
+  EXPECT_TRUE(queue.push(high3.request, t0)) << "level 1 holds 2";
+  EXPECT_TRUE(queue.push(low2.request, t0)) << "level 2 holds 1";
+
+  // Level 1 delays expired requests; level 2 (the default policy) rejects them.
+  queue.poll(t0, false);
+  EXPECT_EQ(queue.size(), 3u);
+}
+
+TEST(batch_queue, expiry_follows_the_level_policy) {
+  auto options = batching(4, 0us);
+  options.priority_levels = 2;
+  options.level_queue_policies[1].reject_expired = false;
+  batch_queue queue(options);
+  auto kept = make_request("kept", t0, 1, 4, 1);
+  auto dropped = make_request("dropped", t0, 1, 4, 2);
+  kept.request->deadline = t0 + 1us;
+  dropped.request->deadline = t0 + 1us;
+  ASSERT_FALSE(queue.push(kept.request, t0));
+  ASSERT_FALSE(queue.push(dropped.request, t0));
+  auto decision = queue.poll(t0 + 1ms, true);
+  EXPECT_EQ(ids(decision.expired), (std::vector<std::string>{"dropped"}));
+  EXPECT_EQ(ids(decision.batch), (std::vector<std::string>{"kept"}));
 }
 
 TEST(batch_queue, retry_after_follows_queue_length_over_drain_rate) {
@@ -172,7 +212,7 @@ TEST(batch_queue, expired_requests_are_answered_and_never_batched) {
 
 TEST(batch_queue, delay_timeout_action_keeps_expired_requests) {
   auto options = batching(8, 0us);
-  options.reject_expired = false;
+  options.default_queue_policy.reject_expired = false;
   batch_queue queue(options);
   auto late = make_request("late", t0);
   late.request->deadline = t0 + 1us;

@@ -238,7 +238,7 @@ TEST(model_scheduler, full_queue_answers_unavailable_and_stop_answers_the_rest) 
   instances.push_back(std::move(owned));
   batcher_options options;
   options.max_batch_size = 1;
-  options.max_queue_size = 1;
+  options.default_queue_policy.max_queue_size = 1;
   auto scheduler = std::make_shared<model_scheduler>(io.get_executor(), options, std::move(instances), m.metrics,
                                                      m.statistics);
 

@@ -67,6 +67,10 @@ dynamic_batching {
     allow_timeout_override: true
     max_queue_size: 64
   }
+  priority_queue_policy {
+    key: 1
+    value { timeout_action: REJECT max_queue_size: 16 }
+  }
 }
 parameters { key: "threads" value { string_value: "4" } }
 default_model_filename: "model.pt"
@@ -117,6 +121,8 @@ TEST(ModelConfigParse, FullConfigRoundTrips) {
   EXPECT_EQ(batching.default_queue_policy().default_timeout_microseconds(), 10000u);
   EXPECT_TRUE(batching.default_queue_policy().allow_timeout_override());
   EXPECT_EQ(batching.default_queue_policy().max_queue_size(), 64u);
+  ASSERT_EQ(batching.priority_queue_policy().count(1), 1u);
+  EXPECT_EQ(batching.priority_queue_policy().at(1).max_queue_size(), 16u);
 
   ASSERT_EQ(config.parameters().count("threads"), 1u);
   EXPECT_EQ(config.parameters().at("threads").string_value(), "4");
@@ -386,12 +392,12 @@ INSTANTIATE_TEST_SUITE_P(
         invalid_case{"default_priority_level_without_levels",
                      backend_line + "max_batch_size: 8\ndynamic_batching { default_priority_level: 1 }\n" + io,
                      "dynamic_batching.default_priority_level: is set but priority_levels is 0"},
-        invalid_case{"priority_queue_policy_unsupported",
+        invalid_case{"priority_queue_policy_level_out_of_range",
                      backend_line +
                          "max_batch_size: 8\ndynamic_batching { priority_levels: 2 default_priority_level: 1 "
                          "priority_queue_policy { key: 3 value { max_queue_size: 1 } } }\n" +
                          io,
-                     "dynamic_batching.priority_queue_policy: is not supported by this build; use default_queue_policy"},
+                     "dynamic_batching.priority_queue_policy: level 3 is outside 1..priority_levels (2)"},
         invalid_case{"kind_gpu", backend_line + "instance_group [ { kind: KIND_GPU } ]\n" + io,
                      "instance_group.kind: KIND_GPU is not supported by this build"},
         invalid_case{"gpus_listed", backend_line + "instance_group [ { kind: KIND_AUTO gpus: [ 0 ] } ]\n" + io,

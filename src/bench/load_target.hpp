@@ -1,0 +1,82 @@
+#pragma once
+
+// The seam between what is sent and how load is applied. A load_target knows
+// one protocol and one model (today: KServe v2 over HTTP/1.1); the loops in
+// load_loop.hpp know only "send one request, tell me how it went", so gRPC or
+// a streaming protocol is a new load_target, not a new loop.
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace surge::bench {
+
+// Why a request got no usable answer at the transport level.
+enum class failure_kind {
+  none,
+  connect_failed,     // could not open the connection
+  timeout,            // --timeout-ms passed (connect, send or receive)
+  connection_closed,  // the server closed or reset the connection mid-exchange
+  protocol_error,     // the answer was not well-formed HTTP (or was over the size limit)
+  invalid_response,   // a success status whose body is not what the protocol promises
+  client_saturated,   // open loop: the request was due but every allowed connection was busy
+  other,              // anything else the OS reported
+};
+
+std::string_view failure_name(failure_kind kind);  // snake_case, as in the JSON report
+
+struct request_outcome {
+  failure_kind failure{failure_kind::none};
+  unsigned status{0};  // the protocol's status when an answer arrived (HTTP: 200, 429, ...); 0 when none
+  bool success() const { return failure == failure_kind::none && status == 200; }
+};
+
+// One connection's worth of sending: requests go one at a time, each after
+// the previous one's outcome is known (HTTP/1.1 keep-alive). Reconnects by
+// itself after a failure; the connect time then counts in that request.
+// Used from one coroutine at a time.
+class request_driver {
+ public:
+  virtual ~request_driver() = default;
+  virtual boost::asio::awaitable<request_outcome> send_one() = 0;
+  virtual void close() = 0;
+};
+
+// What the reports say about the target.
+struct target_summary {
+  std::string protocol;  // "kserve-http"
+  std::string url;
+  std::string model;
+  std::string version;   // as the server reported it, or as asked
+  std::string encoding;  // "json" or "binary"
+  std::size_t request_bytes{0};
+  std::int64_t rows_per_request{1};
+  struct tensor_summary {
+    std::string name;
+    std::string datatype;
+    std::vector<std::int64_t> shape;
+  };
+  std::vector<tensor_summary> inputs;
+};
+
+// Everything that is not the load itself: learn the model, build the request
+// once, check one exchange end to end. A failure to prepare is a setup error
+// for the user (unreachable server, unknown model, a request it refuses).
+class load_target {
+ public:
+  virtual ~load_target() = default;
+  // nullopt on success, else a message that says what went wrong and where.
+  virtual boost::asio::awaitable<std::optional<std::string>> prepare() = 0;
+  // Valid after prepare() succeeded.
+  virtual const target_summary& summary() const = 0;
+  // A driver whose I/O runs on `executor` (a strand when several threads run the io_context).
+  virtual std::unique_ptr<request_driver> make_driver(boost::asio::any_io_executor executor) = 0;
+};
+
+}  // namespace surge::bench
