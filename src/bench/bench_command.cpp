@@ -141,9 +141,11 @@ CLI::App* add_bench_command(CLI::App& app, bench_arguments& arguments) {
   command->add_option("--url", options.url, "Server to load: http://HOST:PORT")->capture_default_str();
   command->add_option("--model", options.model, "Model to send requests to")->required();
   command->add_option("--version", options.version, "Model version (default: the server's choice)");
-  auto* concurrency = command->add_option("--concurrency", arguments.concurrency,
-                                          "Closed loop: connections sending back to back; a list sweeps, e.g. 1,4,16,64")
-                          ->capture_default_str();
+  auto* concurrency =
+      command
+          ->add_option("--concurrency", arguments.concurrency,
+                       "Closed loop: connections sending back to back; a list sweeps, e.g. 1,4,16,64")
+          ->capture_default_str();
   auto* rate = command->add_option("--rate", arguments.rate,
                                    "Open loop: requests per second, sent on schedule whatever the server's pace; a "
                                    "list sweeps, e.g. 100,200,400");
@@ -151,7 +153,8 @@ CLI::App* add_bench_command(CLI::App& app, bench_arguments& arguments) {
   command->add_option("--arrival", arguments.arrival, "Open loop schedule: constant or poisson")
       ->capture_default_str()
       ->check(CLI::IsMember({"constant", "poisson"}));
-  command->add_option("--seed", options.seed, "Seed of the Poisson schedule and the random inputs")->capture_default_str();
+  command->add_option("--seed", options.seed, "Seed of the Poisson schedule and the random inputs")
+      ->capture_default_str();
   command->add_option("--duration", arguments.duration, "Measured time per level: 10s, 500ms, 2m")
       ->capture_default_str();
   command->add_option("--warmup", arguments.warmup, "Unmeasured load before each level")->capture_default_str();

@@ -46,11 +46,17 @@ std::string bytes_text(std::size_t bytes) {
   return print("%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
 }
 
-std::string rate_text(double rate) { return rate == static_cast<double>(static_cast<long long>(rate)) ? print("%.0f", rate) : print("%g", rate); }
+std::string rate_text(double rate) {
+  return rate == static_cast<double>(static_cast<long long>(rate)) ? print("%.0f", rate) : print("%g", rate);
+}
 
-std::string arrival_text(arrival_process process) { return process == arrival_process::poisson ? "poisson" : "constant"; }
+std::string arrival_text(arrival_process process) {
+  return process == arrival_process::poisson ? "poisson" : "constant";
+}
 
-void write_string(json_writer& w, std::string_view s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
+void write_string(json_writer& w, std::string_view s) {
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
 
 // Three decimals: microseconds to the nanosecond, as the histogram knows them.
 void write_rounded(json_writer& w, double value, double scale = 1000.0) {
@@ -112,30 +118,33 @@ std::string format_header(const run_context& context) {
           (target.version.empty() ? "" : " version " + target.version) + "\n";
   text += "  request: " + target.encoding + ", " + bytes_text(target.request_bytes) + ", " +
           std::to_string(target.rows_per_request) + (target.rows_per_request == 1 ? " row" : " rows");
-  for (const auto& input : target.inputs) text += "; " + input.name + " " + input.datatype + " " + shape_text(input.shape);
+  for (const auto& input : target.inputs) {
+    text += "; " + input.name + " " + input.datatype + " " + shape_text(input.shape);
+  }
   if (!options.input_file.empty()) text += "; from " + options.input_file;
   text += "\n";
   const bool open = !options.rates.empty();
-  text += "  " + std::string(open ? "open loop (" + arrival_text(options.arrival) + " arrivals)" : "closed loop") + ", " +
-          duration_text(options.duration) + " measured per level after " + duration_text(options.warmup) +
-          " of warm-up; " + std::to_string(options.threads) + " I/O thread" + (options.threads == 1 ? "" : "s") +
-          "; latency of successful requests" + (open ? ", from when each was due" : "") + "\n";
+  const std::string loop = open ? "open loop (" + arrival_text(options.arrival) + " arrivals)" : "closed loop";
+  text += "  " + loop + ", " + duration_text(options.duration) + " measured per level after " +
+          duration_text(options.warmup) + " of warm-up; " + std::to_string(options.threads) + " I/O thread" +
+          (options.threads == 1 ? "" : "s") + "; latency of successful requests" +
+          (open ? ", from when each was due" : "") + "\n";
   return text;
 }
 
 std::string format_table_header(const bench_options& options) {
   const bool open = !options.rates.empty();
-  return print("%12s %6s %10s %11s %11s %9s %9s %9s %9s %9s %9s %8s\n", open ? "rate/s" : "concurrency",
-               open ? "conns" : "", "requests", "req/s", "rows/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms",
-               "mean ms", "errors");
+  return (open ? print("%10s %6s", "rate/s", "conns") : print("%11s", "concurrency")) +
+         print(" %10s %11s %11s %9s %9s %9s %9s %9s %9s %8s\n", "requests", "req/s", "rows/s", "p50 ms", "p90 ms",
+               "p99 ms", "p99.9 ms", "max ms", "mean ms", "errors");
 }
 
 std::string format_table_row(const level_result& level) {
   const bool open = level.spec.mode == level_spec::loop::open;
   const auto& h = level.latency;
-  return print("%12s %6s %10llu %11.1f %11.1f %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f %8llu\n",
-               open ? rate_text(level.spec.rate).c_str() : std::to_string(level.spec.concurrency).c_str(),
-               open ? std::to_string(level.connections).c_str() : "",
+  return (open ? print("%10s %6u", rate_text(level.spec.rate).c_str(), level.connections)
+               : print("%11u", level.spec.concurrency)) +
+         print(" %10llu %11.1f %11.1f %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f %8llu\n",
                static_cast<unsigned long long>(level.requests), level.throughput_rps(), level.rows_per_second(),
                ms(h.value_at_percentile(50)), ms(h.value_at_percentile(90)), ms(h.value_at_percentile(99)),
                ms(h.value_at_percentile(99.9)), ms(h.max()), ms(h.mean()),
@@ -155,12 +164,15 @@ std::string format_footnotes(const std::vector<level_result>& levels) {
       }
       text += "  errors at " + level_label(level.spec) + ": " + parts + "\n";
     }
-    // Lateness beyond a millisecond means the figures include the client's
-    // own delay; say so rather than let it pass for the server's.
-    if (level.spec.mode == level_spec::loop::open && level.max_send_lag > std::chrono::milliseconds(1)) {
-      text += "  note: at " + level_label(level.spec) + " the client sent up to " +
-              print("%.3f", ms(level.max_send_lag)) +
-              " ms late; latencies include that delay (more --threads or a lower rate would help)\n";
+    // A client that is often late means the figures include its own delay;
+    // say so rather than let it pass for the server's. (A rare late send is
+    // the OS scheduling the client, and is the server's cost too.)
+    const auto lag_p99 = level.send_lag.value_at_percentile(99);
+    if (level.spec.mode == level_spec::loop::open && lag_p99 > std::chrono::milliseconds(1)) {
+      text += "  note: at " + level_label(level.spec) + " 1% of requests left more than " + print("%.3f", ms(lag_p99)) +
+              " ms after they were due (at worst " + print("%.3f", ms(level.send_lag.max())) +
+              " ms); latencies include that delay, so the client may be the bottleneck (more --threads or a lower "
+              "rate would help)\n";
     }
     if (level.latency.clamped_count() > 0) {
       text += "  note: at " + level_label(level.spec) + ", " + std::to_string(level.latency.clamped_count()) +
@@ -194,11 +206,10 @@ std::string format_progress(const level_spec& spec, const loop_settings& setting
       phase = "done";
       break;
   }
-  return "[" + level_label(spec) + "] " + phase + print(" | %.0f req/s | measured %llu, p99 %.3f ms, errors %llu | %u conns",
-                                                        recent_requests_per_second,
-                                                        static_cast<unsigned long long>(p.measured), ms(p.p99),
-                                                        static_cast<unsigned long long>(p.measured_errors),
-                                                        p.connections);
+  return "[" + level_label(spec) + "] " + phase +
+         print(" | %.0f req/s | measured %llu, p99 %.3f ms, errors %llu | %u conns", recent_requests_per_second,
+               static_cast<unsigned long long>(p.measured), ms(p.p99),
+               static_cast<unsigned long long>(p.measured_errors), p.connections);
 }
 
 std::string format_json(const run_context& context, const std::vector<level_result>& levels) {
@@ -332,8 +343,16 @@ std::string format_json(const run_context& context, const std::vector<level_resu
     write_rounded(w, us(h.min()));
     w.EndObject();
     if (level.spec.mode == level_spec::loop::open) {
-      w.Key("max_send_lag_us");
-      write_rounded(w, us(level.max_send_lag));
+      // How late requests left after they were due: the client's own share of the latency.
+      w.Key("send_lag_us");
+      w.StartObject();
+      w.Key("p50");
+      write_rounded(w, us(level.send_lag.value_at_percentile(50)));
+      w.Key("p99");
+      write_rounded(w, us(level.send_lag.value_at_percentile(99)));
+      w.Key("max");
+      write_rounded(w, us(level.send_lag.max()));
+      w.EndObject();
     }
     w.Key("errors");
     w.StartObject();

@@ -54,7 +54,9 @@ std::string serialize_http_request(std::string_view method, std::string_view hos
     request.append("Content-Type: ").append(content_type).append("\r\n");
     request.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n");
   }
-  if (json_length) request.append("Inference-Header-Content-Length: ").append(std::to_string(*json_length)).append("\r\n");
+  if (json_length) {
+    request.append("Inference-Header-Content-Length: ").append(std::to_string(*json_length)).append("\r\n");
+  }
   request.append("\r\n");
   request.append(body);
   return request;

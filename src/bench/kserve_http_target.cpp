@@ -84,7 +84,8 @@ asio::awaitable<std::optional<std::string>> kserve_http_target::prepare() {
   // across its awaits.
   http_connection connection(executor_, endpoints_, limits_);
   const auto metadata_request = serialize_http_request("GET", host_header_, model_path(), {}, {}, std::nullopt);
-  const auto config_request = serialize_http_request("GET", host_header_, model_path() + "/config", {}, {}, std::nullopt);
+  const auto config_request =
+      serialize_http_request("GET", host_header_, model_path() + "/config", {}, {}, std::nullopt);
 
   // The model's inputs, from its metadata.
   const auto metadata_answer = co_await connection.exchange(metadata_request);
@@ -137,9 +138,9 @@ asio::awaitable<std::optional<std::string>> kserve_http_target::prepare() {
           std::to_string(*max_batch_size);
     }
     body = synthesize_request(inputs, batching, {options_.binary, options_.string_length, options_.seed});
-    for (const auto& input : inputs) {
-      summary_.inputs.push_back({input.name, std::string(kserve_name(input.type)), input.shape});
-    }
+  }
+  for (const auto& input : body.inputs) {
+    summary_.inputs.push_back({input.name, std::string(kserve_name(input.type)), input.shape});
   }
   infer_request_ = std::make_shared<const std::string>(
       serialize_http_request("POST", host_header_, model_path() + "/infer", body.bytes,

@@ -47,7 +47,9 @@ const json_value* member(const json_value& object, const char* key) {
   return it == object.MemberEnd() ? nullptr : &it->value;
 }
 
-void write_string(json_writer& w, std::string_view s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
+void write_string(json_writer& w, std::string_view s) {
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
 
 void write_shape(json_writer& w, const std::vector<std::int64_t>& shape) {
   w.StartArray();
@@ -236,7 +238,8 @@ parsed<std::vector<input_spec>> resolve_shapes(const std::vector<input_spec>& in
   std::vector<input_spec> resolved;
   for (const auto& input : inputs) {
     input_spec spec = input;
-    const auto o = std::find_if(overrides.begin(), overrides.end(), [&](const auto& x) { return x.input == input.name; });
+    const auto o =
+        std::find_if(overrides.begin(), overrides.end(), [&](const auto& x) { return x.input == input.name; });
     if (o != overrides.end()) {
       std::vector<std::int64_t> dims = o->dims;
       if (batching && dims.size() + 1 == input.shape.size()) dims.insert(dims.begin(), rows);
@@ -261,7 +264,8 @@ parsed<std::vector<input_spec>> resolve_shapes(const std::vector<input_spec>& in
   return resolved;
 }
 
-request_body synthesize_request(const std::vector<input_spec>& inputs, bool batching, const synthesis_options& options) {
+request_body synthesize_request(const std::vector<input_spec>& inputs, bool batching,
+                                const synthesis_options& options) {
   value_source values(options.seed);
   rapidjson::StringBuffer buffer;
   json_writer w(buffer);
@@ -311,6 +315,7 @@ request_body synthesize_request(const std::vector<input_spec>& inputs, bool batc
     body.bytes += binary_section;
   }
   body.rows = inputs.empty() ? 1 : rows_of(inputs.front().shape, batching);
+  body.inputs = inputs;
   return body;
 }
 
@@ -323,6 +328,7 @@ parsed<request_body> request_from_file(const std::string& contents, bool batchin
 
   request_body body;
   body.rows = rows_of(request.inputs.front().shape, batching);
+  for (const auto& input : request.inputs) body.inputs.push_back({input.name, input.type, input.shape});
   if (!binary) {
     body.bytes = contents;
     return body;
@@ -400,17 +406,21 @@ response_check check_infer_response(std::string_view body, std::optional<std::si
     if (!name || !name->IsString() || !datatype || !datatype->IsString() || !shape || !shape->IsArray()) {
       return {std::string("an output lacks a name, datatype or shape"), {}};
     }
-    const auto* size = member(output, "parameters") ? member(*member(output, "parameters"), "binary_data_size") : nullptr;
+    const auto* parameters = member(output, "parameters");
+    const auto* size = parameters ? member(*parameters, "binary_data_size") : nullptr;
     if (size) {
-      if (!size->IsUint64()) return {"output '" + std::string(name->GetString()) + "' has a malformed binary_data_size", {}};
+      if (!size->IsUint64()) {
+        return {"output '" + std::string(name->GetString()) + "' has a malformed binary_data_size", {}};
+      }
       binary_bytes += size->GetUint64();
     } else if (!member(output, "data")) {
       return {"output '" + std::string(name->GetString()) + "' has neither data nor binary_data_size", {}};
     }
   }
   if (binary_bytes != body.size() - header_size) {
-    return {"the outputs' binary_data_size values add up to " + std::to_string(binary_bytes) + " bytes, the body carries " +
-           std::to_string(body.size() - header_size), {}};
+    return {"the outputs' binary_data_size values add up to " + std::to_string(binary_bytes) +
+                " bytes, the body carries " + std::to_string(body.size() - header_size),
+            {}};
   }
   response_check check;
   if (const auto* version = member(document, "model_version"); version && version->IsString()) {

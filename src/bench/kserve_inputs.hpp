@@ -48,6 +48,7 @@ struct request_body {
   std::string bytes;
   std::optional<std::size_t> json_length;  // set for binary bodies: Inference-Header-Content-Length
   std::int64_t rows{1};                    // rows per request, for rows/s
+  std::vector<input_spec> inputs;          // what the body carries, for reports
 };
 
 struct synthesis_options {

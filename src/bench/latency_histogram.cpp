@@ -87,7 +87,10 @@ std::chrono::nanoseconds latency_histogram::value_at_percentile(double percentil
   if (count_ == 0) return std::chrono::nanoseconds(0);
   const double clamped_percentile = std::clamp(percentile, 0.0, 100.0);
   // The rank of the value asked for, 1-based: p99 of 1000 values is the 990th.
-  auto rank = static_cast<std::uint64_t>(std::ceil(clamped_percentile / 100.0 * static_cast<double>(count_)));
+  // The relative nudge keeps 99.9 / 100 * 1000 (999.0000000000001 in binary
+  // floating point) from rounding up to the 1000th.
+  const double exact_rank = clamped_percentile / 100.0 * static_cast<double>(count_);
+  auto rank = static_cast<std::uint64_t>(std::ceil(exact_rank * (1.0 - 1e-12)));
   rank = std::clamp<std::uint64_t>(rank, 1, count_);
   std::uint64_t seen = 0;
   for (std::size_t i = 0; i < counts_.size(); ++i) {

@@ -60,7 +60,7 @@ struct level_result {
   std::map<unsigned, std::uint64_t> errors_by_status;     // answers other than 200
   std::map<failure_kind, std::uint64_t> errors_by_kind;   // no usable answer
   std::uint32_t connections{0};                           // opened during the level
-  std::chrono::nanoseconds max_send_lag{0};               // open loop: latest a due request left
+  latency_histogram send_lag;  // open loop: how late after its due time each measured request left
   std::uint64_t internal_failures{0};                     // request coroutines that ended by exception
 
   std::uint64_t errors() const { return requests - successes; }
