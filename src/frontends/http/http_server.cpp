@@ -4,6 +4,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -74,6 +75,40 @@ void http_server::leave() {
   }
 }
 
+// One connection's socket and its deadline. Moving the deadline is a plain
+// store: the watchdog's timer is armed once per period, not once per read and
+// write as beast::tcp_stream would arm it, and on waking it re-arms for the
+// current deadline or closes the socket if that has passed.
+struct http_server::connection {
+  explicit connection(tcp::socket s) : socket(std::move(s)), timer(socket.get_executor()) {}
+
+  void expires_after(std::chrono::steady_clock::duration d) {
+    deadline = std::chrono::steady_clock::now() + d;
+    if (deadline < armed_until) timer.cancel();  // rare: the watchdog re-arms earlier
+  }
+  void expires_never() { deadline = std::chrono::steady_clock::time_point::max(); }
+
+  tcp::socket socket;
+  asio::steady_timer timer;
+  std::chrono::steady_clock::time_point deadline{std::chrono::steady_clock::time_point::max()};
+  std::chrono::steady_clock::time_point armed_until{std::chrono::steady_clock::time_point::max()};
+  bool closed{false};
+};
+
+asio::awaitable<void> http_server::watchdog(std::shared_ptr<connection> conn) {
+  while (!conn->closed) {
+    const auto deadline = conn->deadline;
+    if (deadline <= std::chrono::steady_clock::now()) {
+      boost::system::error_code ignored;
+      conn->socket.close(ignored);  // the session's pending operation fails and it ends
+      co_return;
+    }
+    conn->armed_until = deadline;
+    conn->timer.expires_at(deadline);
+    co_await conn->timer.async_wait(as_tuple(use_awaitable));
+  }
+}
+
 asio::awaitable<void> http_server::accept_loop() {
   for (;;) {
     auto [ec, socket] = co_await acceptor_.async_accept(asio::make_strand(io_), as_tuple(use_awaitable));
@@ -83,11 +118,14 @@ asio::awaitable<void> http_server::accept_loop() {
     }
     socket.set_option(tcp::no_delay(true));
     auto executor = socket.get_executor();
-    asio::co_spawn(executor, session(beast::tcp_stream(std::move(socket))), asio::detached);
+    auto conn = std::make_shared<connection>(std::move(socket));
+    asio::co_spawn(executor, watchdog(conn), asio::detached);
+    asio::co_spawn(executor, session(std::move(conn)), asio::detached);
   }
 }
 
-asio::awaitable<void> http_server::session(beast::tcp_stream stream) {
+asio::awaitable<void> http_server::session(std::shared_ptr<connection> conn) {
+  auto& stream = conn->socket;
   beast::flat_buffer buffer;
   for (;;) {
     http::request_parser<http::string_body> parser;
@@ -96,10 +134,10 @@ asio::awaitable<void> http_server::session(beast::tcp_stream stream) {
 
     // The idle timeout covers waiting for the first byte; once headers arrive
     // the whole request must come within io_timeout.
-    stream.expires_after(limits_.idle_timeout);
+    conn->expires_after(limits_.idle_timeout);
     auto [read_ec, header_bytes] = co_await http::async_read_header(stream, buffer, parser, as_tuple(use_awaitable));
     if (!read_ec && !parser.is_done()) {
-      stream.expires_after(limits_.io_timeout);
+      conn->expires_after(limits_.io_timeout);
       std::tie(read_ec, header_bytes) = co_await http::async_read(stream, buffer, parser, as_tuple(use_awaitable));
     }
     if (read_ec) {
@@ -117,7 +155,7 @@ asio::awaitable<void> http_server::session(beast::tcp_stream stream) {
         refusal = error_response(http::status::bad_request, "malformed HTTP request: " + read_ec.message(), 11, false);
       }
       if (refusal) {
-        stream.expires_after(limits_.io_timeout);
+        conn->expires_after(limits_.io_timeout);
         co_await http::async_write(stream, *refusal, as_tuple(use_awaitable));
       }
       break;
@@ -129,7 +167,7 @@ asio::awaitable<void> http_server::session(beast::tcp_stream stream) {
     if (draining_.load()) {
       response = error_response(http::status::service_unavailable, "server is shutting down", request.version(), false);
     } else {
-      stream.expires_never();  // a queued request may wait as long as its own timeout allows
+      conn->expires_never();  // a queued request may wait as long as its own timeout allows
       response = co_await handler_.handle(request, stream);
     }
     if (!response) {  // the client left while its request ran
@@ -138,13 +176,15 @@ asio::awaitable<void> http_server::session(beast::tcp_stream stream) {
     }
     response->keep_alive(response->keep_alive() && request.keep_alive() && !draining_.load());
     const bool keep_alive = response->keep_alive();
-    stream.expires_after(limits_.io_timeout);
+    conn->expires_after(limits_.io_timeout);
     auto [write_ec, written] = co_await http::async_write(stream, *response, as_tuple(use_awaitable));
     leave();
     if (write_ec || !keep_alive) break;
   }
   boost::system::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream.shutdown(tcp::socket::shutdown_send, ignored);
+  conn->closed = true;
+  conn->timer.cancel();
 }
 
 }  // namespace surge::http

@@ -7,18 +7,19 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <memory>
 #include <string>
 
 namespace surge::http {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
+using connection_socket = asio::ip::tcp::socket;
 using request_message = beast::http::request<beast::http::string_body>;
 using response_message = beast::http::response<beast::http::string_body>;
 
@@ -37,7 +38,7 @@ class request_handler {
  public:
   virtual ~request_handler() = default;
   virtual asio::awaitable<std::optional<response_message>> handle(request_message& request,
-                                                                  beast::tcp_stream& stream) = 0;
+                                                                  connection_socket& stream) = 0;
 };
 
 // HTTP/1.1 with keep-alive: one coroutine per connection, each on its own
@@ -58,7 +59,9 @@ class http_server {
 
  private:
   asio::awaitable<void> accept_loop();
-  asio::awaitable<void> session(beast::tcp_stream stream);
+  struct connection;
+  asio::awaitable<void> session(std::shared_ptr<connection> conn);
+  static asio::awaitable<void> watchdog(std::shared_ptr<connection> conn);
   void leave();
 
   asio::io_context& io_;

@@ -78,15 +78,15 @@ class http_response_sink final : public response_sink, public std::enable_shared
 
 // True when the peer closed its end; false when it sent more bytes (a
 // pipelined request), which only means we cannot watch any longer.
-asio::awaitable<bool> client_left(beast::tcp_stream& stream) {
+asio::awaitable<bool> client_left(connection_socket& stream) {
   for (;;) {
-    auto [ec] = co_await stream.socket().async_wait(asio::ip::tcp::socket::wait_read, as_tuple(use_awaitable));
+    auto [ec] = co_await stream.async_wait(asio::ip::tcp::socket::wait_read, as_tuple(use_awaitable));
     if (ec == asio::error::operation_aborted) co_return false;
     if (ec) co_return true;
     // Readiness can be stale (an edge reported for bytes an earlier read
     // already took), so peek: 0 is the peer's FIN, EAGAIN means keep waiting.
     char byte = 0;
-    const auto peeked = ::recv(stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    const auto peeked = ::recv(stream.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     if (peeked > 0) co_return false;
     if (peeked == 0) co_return true;
     if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) co_return true;
@@ -237,7 +237,7 @@ void write_model_statistics(json_writer& w, const model_version& model) {
 }  // namespace
 
 asio::awaitable<std::optional<response_message>> kserve_handler::handle(request_message& request,
-                                                                       beast::tcp_stream& stream) {
+                                                                       connection_socket& stream) {
   const auto parts = split_path(request.target());
   const auto method = request.method();
   const auto version = request.version();
@@ -368,7 +368,7 @@ asio::awaitable<std::optional<response_message>> kserve_handler::handle(request_
 }
 
 asio::awaitable<std::optional<response_message>> kserve_handler::infer(request_message& request,
-                                                                      beast::tcp_stream& stream,
+                                                                      connection_socket& stream,
                                                                       std::shared_ptr<model_version> model) {
   std::optional<std::size_t> json_length;
   if (auto header = request.find("Inference-Header-Content-Length"); header != request.end()) {

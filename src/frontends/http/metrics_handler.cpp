@@ -3,7 +3,7 @@
 namespace surge::http {
 
 asio::awaitable<std::optional<response_message>> metrics_handler::handle(request_message& request,
-                                                                        beast::tcp_stream&) {
+                                                                        connection_socket&) {
   namespace http = beast::http;
   const auto target = request.target();
   if (target != "/metrics" && !target.starts_with("/metrics?")) {

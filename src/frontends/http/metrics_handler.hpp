@@ -11,7 +11,7 @@ class metrics_handler final : public request_handler {
   explicit metrics_handler(const metrics::registry& registry) : registry_(registry) {}
 
   asio::awaitable<std::optional<response_message>> handle(request_message& request,
-                                                          beast::tcp_stream& stream) override;
+                                                          connection_socket& stream) override;
 
  private:
   const metrics::registry& registry_;
