@@ -42,8 +42,10 @@ test: build models unit-asan
 	ctest --test-dir $(BUILD) --output-on-failure -j2
 	SURGE_BIN=$(BUILD)/surge $(VENV_PYTHON) -m pytest tests/e2e -q -p no:cacheprovider
 
+# Everything in docs/benchmarks.md: core, batching, peers, perf_analyzer, plots.
 bench: build models
-	bench/run_core.sh
+	scripts/install-bench-deps
+	bench/run_all.sh
 
 clean:
 	rm -rf build

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Batching and compute-bound runs, driven by `surge bench` (closed loop):
+#   mlp vs mlp_nobatch  one row per request, JSON, 1..64 concurrent clients
+#   resnet18            one 3x224x224 image per request, binary tensors, 1..8 clients
+# Writes bench/results/batching.json (every level) and
+# bench/results/batching_section.md (spliced into docs/benchmarks.md by run_all.sh).
+#
+#   bench/run_batching.sh
+#   DURATION=5 WARMUP=1 bench/run_batching.sh
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+surge_bin=${SURGE_BIN:-build/release/surge}
+repository=${MODEL_REPOSITORY:-model_repository}
+duration=${DURATION:-15}
+warmup=${WARMUP:-3}
+results=bench/results
+mkdir -p "$results"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/surge-batching.XXXXXX")
+surge_pid=""
+cleanup() {
+  if [ -n "$surge_pid" ] && kill -TERM "$surge_pid" 2>/dev/null; then wait "$surge_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+backend_args=()
+[ -d "$(dirname "$surge_bin")/backends" ] && backend_args=(--backend-directory "$(dirname "$surge_bin")/backends")
+serve_cmd=("$surge_bin" serve --model-repository "$repository" --host 127.0.0.1 --http-port 0 --metrics-port 0
+  "${backend_args[@]}")
+"${serve_cmd[@]}" >"$work/surge.out" 2>"$work/surge.err" &
+surge_pid=$!
+for _ in $(seq 1200); do
+  grep -q '^surge: ready' "$work/surge.out" 2>/dev/null && break
+  kill -0 "$surge_pid" 2>/dev/null || { cat "$work/surge.err" >&2; exit 1; }
+  sleep 0.05
+done
+port=$(sed -n 's/^surge: http listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$work/surge.out" | head -n 1)
+[ -n "$port" ] || { echo "run_batching: surge did not start" >&2; exit 1; }
+url=http://127.0.0.1:$port
+
+runs=()
+run() {
+  local name=$1
+  shift
+  local cmd=("$surge_bin" bench --url "$url" --duration "${duration}s" --warmup "${warmup}s" --json "$@")
+  echo "run_batching: ${cmd[*]}" >&2
+  "${cmd[@]}" >"$work/$name.json"
+  runs+=("$name=$work/$name.json")
+}
+run mlp --model mlp --concurrency 1,4,16,64
+run mlp_nobatch --model mlp_nobatch --concurrency 1,4,16,64
+run resnet18 --model resnet18 --binary --concurrency 1,2,4,8
+
+/usr/bin/python3 bench/batching_report.py --serve-command "${serve_cmd[*]}" \
+  --json "$results/batching.json" --markdown "$results/batching_section.md" "${runs[@]}"
+cat "$results/batching_section.md"
