@@ -162,7 +162,8 @@ splice_docs() {
   local rc=0
   if [ -f "$results/core.md" ]; then
     # The core report without its title: the section has its own heading.
-    { echo "## Core: the HTTP limit and identity overhead (generated)"; echo; tail -n +2 "$results/core.md"; } \
+    # Its "## " headings become "### " under the section's own.
+    { echo "## Core: the HTTP limit and identity overhead"; echo; tail -n +2 "$results/core.md" | sed 's/^## /### /'; } \
       >"$results/core_section.md"
     splice_section core "$results/core_section.md" || rc=1
   fi
