@@ -33,6 +33,9 @@ failed=()
 began=$SECONDS
 mkdir -p "$results"
 
+# shellcheck source=bench/lib/surge.sh
+. bench/lib/surge.sh
+
 step() { echo "run_all: == $* ($((SECONDS - began)) s)" >&2; }
 skipped() { [[ "$skip" == *" $1 "* ]]; }
 
@@ -75,17 +78,9 @@ run_perf_analyzer() {
 
   local work surge_pid port="" rc
   work=$(mktemp -d "${TMPDIR:-/tmp}/surge-pa.XXXXXX")
-  local backend_args=()
-  [ -d "$(dirname "$surge_bin")/backends" ] && backend_args=(--backend-directory "$(dirname "$surge_bin")/backends")
-  "$surge_bin" serve --model-repository "$repository" --host 127.0.0.1 --http-port 0 --metrics-port 0 \
-    "${backend_args[@]}" >"$work/surge.out" 2>"$work/surge.err" &
-  surge_pid=$!
-  for _ in $(seq 600); do
-    grep -q '^surge: ready' "$work/surge.out" 2>/dev/null && break
-    kill -0 "$surge_pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  port=$(sed -n 's/^surge: http listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$work/surge.out" | head -n 1)
+  surge_command=()
+  launch_surge "$work"
+  port=${surge_port:-}
   if [ -z "$port" ]; then
     "${report[@]}" --rc 1 --error "surge did not start: $(tail -n 5 "$work/surge.err")"
     kill -TERM "$surge_pid" 2>/dev/null

@@ -26,20 +26,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-backend_args=()
-[ -d "$(dirname "$surge_bin")/backends" ] && backend_args=(--backend-directory "$(dirname "$surge_bin")/backends")
-serve_cmd=("$surge_bin" serve --model-repository "$repository" --host 127.0.0.1 --http-port 0 --metrics-port 0
-  "${backend_args[@]}")
-"${serve_cmd[@]}" >"$work/surge.out" 2>"$work/surge.err" &
-surge_pid=$!
-for _ in $(seq 1200); do
-  grep -q '^surge: ready' "$work/surge.out" 2>/dev/null && break
-  kill -0 "$surge_pid" 2>/dev/null || { cat "$work/surge.err" >&2; exit 1; }
-  sleep 0.05
-done
-port=$(sed -n 's/^surge: http listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$work/surge.out" | head -n 1)
-[ -n "$port" ] || { echo "run_batching: surge did not start" >&2; exit 1; }
-url=http://127.0.0.1:$port
+# shellcheck source=bench/lib/surge.sh
+. bench/lib/surge.sh
+surge_serve_command
+launch_surge "$work" || { echo "run_batching: surge did not start" >&2; exit 1; }
+url=http://127.0.0.1:$surge_port
 
 runs=()
 run() {
@@ -54,6 +45,6 @@ run mlp --model mlp --concurrency 1,4,16,64
 run mlp_nobatch --model mlp_nobatch --concurrency 1,4,16,64
 run resnet18 --model resnet18 --binary --concurrency 1,2,4,8
 
-/usr/bin/python3 bench/batching_report.py --serve-command "${serve_cmd[*]}" \
+/usr/bin/python3 bench/batching_report.py --serve-command "${surge_command[*]}" \
   --json "$results/batching.json" --markdown "$results/batching_section.md" "${runs[@]}"
 cat "$results/batching_section.md"

@@ -72,28 +72,12 @@ rss_mib() {
 
 # ---- surge ------------------------------------------------------------------
 
-backend_args=()
-if [ -n "${SURGE_BACKEND_DIRECTORY:-}" ]; then
-  backend_args=(--backend-directory "$SURGE_BACKEND_DIRECTORY")
-elif [ -d "$(dirname "$surge_bin")/backends" ]; then
-  backend_args=(--backend-directory "$(dirname "$surge_bin")/backends")
-fi
+# shellcheck source=bench/lib/surge.sh
+. bench/lib/surge.sh
 # shellcheck disable=SC2206  # SURGE_ARGS is a list of flags, split on purpose
-surge_cmd=("${server_prefix[@]}" "$surge_bin" serve --model-repository "$repository" --host 127.0.0.1
-  --http-port 0 --metrics-port 0 "${backend_args[@]}" ${SURGE_ARGS:-})
-"${surge_cmd[@]}" >"$work/surge.out" 2>"$work/surge.err" &
-surge_pid=$!
-
-surge_ready() {
-  if ! kill -0 "$surge_pid" 2>/dev/null; then
-    cat "$work/surge.err" >&2
-    die "surge exited during start-up"
-  fi
-  grep -q '^surge: ready' "$work/surge.out"
-}
-wait_for "surge start-up" 60 surge_ready
-surge_port=$(sed -n 's/^surge: http listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$work/surge.out" | head -n 1)
-[ -n "$surge_port" ] || die "no 'surge: http listening on' line in surge's output"
+surge_serve_command ${SURGE_ARGS:-}
+surge_command=("${server_prefix[@]}" "${surge_command[@]}")
+launch_surge "$work" || die "surge did not start"
 surge_url=http://127.0.0.1:$surge_port
 rss_start=$(rss_mib "$surge_pid")
 
@@ -222,7 +206,7 @@ mkdir -p "$(dirname "$report")"
   echo "## Commands"
   echo
   echo '```sh'
-  echo "${surge_cmd[*]}"
+  echo "${surge_command[*]}"
   echo "${nginx_cmd[*]}   # bench/nginx/nginx.conf with @PORT@=$nginx_port"
   printf '%s\n' "${commands[@]}"
   echo '```'

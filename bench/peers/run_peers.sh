@@ -25,6 +25,8 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
+# shellcheck source=bench/lib/surge.sh
+. bench/lib/surge.sh
 
 peers=(${PEERS:-surge litserve rayserve bentoml torchserve async_batcher})
 concurrency=(${CONCURRENCY:-1 4 16 64})
@@ -136,20 +138,14 @@ start_surge() {
     echo "no surge binary at $surge_bin (make build)" >"$dir/error"
     return 1
   }
-  local backend_args=()
-  if [ -n "${SURGE_BACKEND_DIRECTORY:-}" ]; then
-    backend_args=(--backend-directory "$SURGE_BACKEND_DIRECTORY")
-  elif [ -d "$(dirname "$surge_bin")/backends" ]; then
-    backend_args=(--backend-directory "$(dirname "$surge_bin")/backends")
-  fi
   version=$(timeout 10 "$surge_bin" --version 2>/dev/null | head -n 1 || true)
-  command_line=("$surge_bin" serve --model-repository "$repository" --host 127.0.0.1 --http-port 0 --metrics-port 0
-    "${backend_args[@]}")
+  surge_serve_command
+  command_line=("${surge_command[@]}")
   launch "$log" "${command_line[@]}"
   local port="" deadline=$((SECONDS + 60))
   while [ -z "$port" ]; do
     kill -0 "$server_pid" 2>/dev/null || return 0 # check.py reports the exit
-    port=$(sed -n 's/^surge: http listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$log" | head -n 1)
+    port=$(surge_port_from "$log")
     [ "$SECONDS" -lt "$deadline" ] || break
     [ -n "$port" ] || sleep 0.05
   done
