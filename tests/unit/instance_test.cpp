@@ -183,30 +183,35 @@ class manual_instance final : public instance {
   std::vector<pending> batches_;
 };
 
-bool wait_finished(recording_sink& sink) {
-  for (int i = 0; i < 10000; ++i) {
-    {
-      std::lock_guard lock(sink.mutex_);
-      if (sink.finish_count > 0) return true;
-    }
-    std::this_thread::yield();
+// A scheduler over one manual_instance, its io_context run by a thread of its own.
+struct scheduler_fixture {
+  explicit scheduler_fixture(batcher_options options) {
+    auto owned = std::make_unique<manual_instance>();
+    inst = owned.get();
+    std::vector<std::unique_ptr<instance>> instances;
+    instances.push_back(std::move(owned));
+    scheduler = std::make_shared<model_scheduler>(io.get_executor(), std::move(options), std::move(instances),
+                                                  m.metrics, m.statistics);
   }
-  return false;
-}
+  ~scheduler_fixture() {
+    guard.reset();
+    io_thread.join();
+  }
+
+  boost::asio::io_context io;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard{io.get_executor()};
+  std::thread io_thread{[this] { io.run(); }};
+  fixture_metrics m;
+  manual_instance* inst{nullptr};
+  std::shared_ptr<model_scheduler> scheduler;
+};
 
 TEST(model_scheduler, queues_behind_a_busy_instance_then_batches_the_backlog) {
-  boost::asio::io_context io;
-  auto guard = boost::asio::make_work_guard(io);
-  std::thread io_thread([&] { io.run(); });
-  fixture_metrics m;
-  auto owned = std::make_unique<manual_instance>();
-  auto* inst = owned.get();
-  std::vector<std::unique_ptr<instance>> instances;
-  instances.push_back(std::move(owned));
   batcher_options options;
   options.max_batch_size = 8;
-  auto scheduler = std::make_shared<model_scheduler>(io.get_executor(), options, std::move(instances), m.metrics,
-                                                     m.statistics);
+  scheduler_fixture f(options);
+  auto& scheduler = f.scheduler;
+  auto* inst = f.inst;
 
   auto first = make_request("first", clock::now());
   scheduler->schedule(std::move(first.request));
@@ -220,27 +225,18 @@ TEST(model_scheduler, queues_behind_a_busy_instance_then_batches_the_backlog) {
   inst->complete(0);
   EXPECT_EQ(inst->wait_for_batch(1), (std::vector<std::string>{"b0", "b1", "b2"}));
   inst->complete(1);
-  for (auto& r : backlog) EXPECT_TRUE(wait_finished(*r.sink));
+  for (auto& r : backlog) EXPECT_TRUE(r.sink->wait_finished());
 
   scheduler->stop();
-  guard.reset();
-  io_thread.join();
 }
 
 TEST(model_scheduler, full_queue_answers_unavailable_and_stop_answers_the_rest) {
-  boost::asio::io_context io;
-  auto guard = boost::asio::make_work_guard(io);
-  std::thread io_thread([&] { io.run(); });
-  fixture_metrics m;
-  auto owned = std::make_unique<manual_instance>();
-  auto* inst = owned.get();
-  std::vector<std::unique_ptr<instance>> instances;
-  instances.push_back(std::move(owned));
   batcher_options options;
   options.max_batch_size = 1;
   options.default_queue_policy.max_queue_size = 1;
-  auto scheduler = std::make_shared<model_scheduler>(io.get_executor(), options, std::move(instances), m.metrics,
-                                                     m.statistics);
+  scheduler_fixture f(options);
+  auto& scheduler = f.scheduler;
+  auto* inst = f.inst;
 
   auto running = make_request("running", clock::now());
   scheduler->schedule(std::move(running.request));
@@ -249,17 +245,15 @@ TEST(model_scheduler, full_queue_answers_unavailable_and_stop_answers_the_rest) 
   auto refused = make_request("refused", clock::now());
   scheduler->schedule(std::move(queued.request));
   scheduler->schedule(std::move(refused.request));
-  ASSERT_TRUE(wait_finished(*refused.sink));
+  ASSERT_TRUE(refused.sink->wait_finished());
   ASSERT_TRUE(refused.sink->failure);
   EXPECT_EQ(refused.sink->failure->code, error_code::unavailable);
 
   scheduler->stop();
-  ASSERT_TRUE(wait_finished(*queued.sink));
+  ASSERT_TRUE(queued.sink->wait_finished());
   EXPECT_EQ(queued.sink->failure->code, error_code::not_ready);
   inst->complete(0);
   EXPECT_EQ(running.sink->finish_count, 1);
-  guard.reset();
-  io_thread.join();
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 // Helpers shared by the scheduler and instance tests: requests with a
 // recording sink, built without any frontend.
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <mutex>
 #include <optional>
@@ -19,12 +21,22 @@ class recording_sink final : public response_sink {
     responses.push_back(std::move(response));
   }
   void finish(std::optional<error> failure) override {
-    std::lock_guard lock(mutex_);
-    ++finish_count;
-    this->failure = std::move(failure);
+    {
+      std::lock_guard lock(mutex_);
+      ++finish_count;
+      this->failure = std::move(failure);
+    }
+    finished_.notify_all();
+  }
+
+  // Waits (without polling) until finish() was called; false after `limit`.
+  bool wait_finished(std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+    std::unique_lock lock(mutex_);
+    return finished_.wait_for(lock, limit, [this] { return finish_count > 0; });
   }
 
   std::mutex mutex_;
+  std::condition_variable finished_;
   std::vector<inference_response> responses;
   std::optional<error> failure;
   int finish_count{0};
