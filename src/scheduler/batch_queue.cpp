@@ -58,7 +58,7 @@ std::optional<error> batch_queue::push(request_ptr& request, clock::time_point n
     return error{error_code::unavailable,
                  "model '" + request->model + "' queue is full (" + std::to_string(max_queue_size) +
                      " requests at priority level " + std::to_string(level + 1) + ")",
-                 retry_after(now)};
+                 retry_after()};
   }
   levels_[level].push_back(std::move(request));
   ++size_;
@@ -184,7 +184,7 @@ void batch_queue::record_execution(std::size_t batch_rows, std::size_t requests,
   last_completion_ = now;
 }
 
-std::chrono::seconds batch_queue::retry_after(clock::time_point) const {
+std::chrono::seconds batch_queue::retry_after() const {
   if (drain_rate_per_second_ <= 0) return std::chrono::seconds(1);
   const double seconds = std::ceil(static_cast<double>(size_) / drain_rate_per_second_);
   return std::chrono::seconds(std::max<std::int64_t>(1, static_cast<std::int64_t>(seconds)));

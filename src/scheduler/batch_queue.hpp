@@ -58,7 +58,7 @@ class batch_queue {
 
   std::size_t size() const { return size_; }
   const batcher_options& options() const { return options_; }
-  std::chrono::seconds retry_after(clock::time_point now) const;
+  std::chrono::seconds retry_after() const;
 
  private:
   bool can_share_batch(const inference_request& a, const inference_request& b) const;
