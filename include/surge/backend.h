@@ -16,6 +16,10 @@
  *  - Output buffers are allocated by the server through the allocator passed to
  *    surge_instance_execute(); the backend writes into them and never frees them.
  *
+ * Generative backends (minor 1) also export the surge_generation_* and
+ * surge_sequence_* functions at the end of this file. They are optional: the
+ * server looks them up and treats a backend without them as a tensor backend.
+ *
  * Threading: surge_model_create/delete run on a loader thread. Each instance is
  * only ever called from its own execution thread, one call at a time; different
  * instances of one model may execute concurrently.
@@ -31,7 +35,7 @@ extern "C" {
 #endif
 
 #define SURGE_BACKEND_API_MAJOR 1
-#define SURGE_BACKEND_API_MINOR 0
+#define SURGE_BACKEND_API_MINOR 1
 
 #if defined(__GNUC__)
 #define SURGE_BACKEND_EXPORT __attribute__((visibility("default")))
@@ -142,6 +146,60 @@ SURGE_BACKEND_EXPORT void surge_instance_delete(surge_instance* instance);
 SURGE_BACKEND_EXPORT surge_error* surge_instance_execute(surge_instance* instance, const surge_tensor* inputs,
                                                          uint32_t input_count, surge_output_allocator allocate,
                                                          void* allocator_context);
+
+/* ---- Generative models (ABI 1.1, optional) ----------------------------
+ *
+ * A generative backend keeps a key/value cache per instance, divided into
+ * max_sequences slots. The server decides which sequence occupies which slot
+ * (slot numbers are 0..max_sequences-1), when to prefill, which live
+ * sequences to step together and when to release a slot; the backend only
+ * computes. Sampling happens in the server: the backend returns logits.
+ * Tokenization is the backend's, because the tokenizer belongs to the model.
+ */
+
+typedef struct surge_generation_info {
+  uint32_t max_sequences; /* KV-cache slots of one instance */
+  uint32_t max_context;   /* tokens one sequence may hold, prompt included */
+  uint32_t vocab_size;    /* length of one logits row */
+  int32_t eos_token;      /* end-of-sequence token, or -1 when the model has none */
+  int32_t bos_token;      /* prepended to prompts by surge_generation_tokenize, or -1 */
+} surge_generation_info;
+
+/* Describes the model's generation limits. info is written by the backend. */
+SURGE_BACKEND_EXPORT surge_error* surge_generation_info_get(surge_model* model, surge_generation_info* info);
+
+/* Text to token ids. Thread-safe: called from I/O threads of the server.
+ * Writes at most `capacity` ids to `tokens` and the total the text needs to
+ * *count; when *count > capacity the caller retries with a larger buffer.
+ * text is borrowed and not NUL-terminated. */
+SURGE_BACKEND_EXPORT surge_error* surge_generation_tokenize(surge_model* model, const char* text, uint64_t length,
+                                                            int32_t* tokens, uint32_t capacity, uint32_t* count);
+
+/* Token ids to text (UTF-8), decoded as a whole so that pieces joining across
+ * tokens come out right. Thread-safe. Writes at most `capacity` bytes and the
+ * total length to *length; when *length > capacity the caller retries. */
+SURGE_BACKEND_EXPORT surge_error* surge_generation_detokenize(surge_model* model, const int32_t* tokens,
+                                                              uint32_t count, char* text, uint64_t capacity,
+                                                              uint64_t* length);
+
+/* Fills slot `slot` with the key/value entries of `count` tokens (positions
+ * 0..count-1; whatever the slot held before is discarded) and writes the
+ * logits that predict the next token to logits[0..vocab_size). All pointers
+ * are borrowed. An error fails this sequence only. */
+SURGE_BACKEND_EXPORT surge_error* surge_sequence_prefill(surge_instance* instance, uint32_t slot,
+                                                         const int32_t* tokens, uint32_t count, float* logits);
+
+/* Advances `count` live sequences by one token each: sequence i sits in
+ * slots[i], already holds positions[i] tokens, and is fed tokens[i] at that
+ * position. Writes logits row i to logits[i*vocab_size ..). An error fails
+ * every sequence of the step. */
+SURGE_BACKEND_EXPORT surge_error* surge_sequence_step(surge_instance* instance, const uint32_t* slots,
+                                                      const int32_t* tokens, const uint32_t* positions,
+                                                      uint32_t count, float* logits);
+
+/* The slot's sequence is finished, cancelled or preempted; the slot may be
+ * reused by the next prefill. Never fails. */
+SURGE_BACKEND_EXPORT void surge_sequence_release(surge_instance* instance, uint32_t slot);
 
 #ifdef __cplusplus
 }
