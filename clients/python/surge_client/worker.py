@@ -331,7 +331,7 @@ class Worker:
             if entry.expired(now):
                 replies.append(self._expired(entry, now))
                 continue
-            if entry.version and self.version and entry.version != self.version:
+            if entry.version and self.version and int(entry.version) != int(self.version):
                 message = (
                     f"model '{self.keys.model}' version {entry.version} is not served by worker {self.name}, "
                     f"which serves version {self.version}"
