@@ -158,7 +158,9 @@ def read_events(log: Path) -> List[dict]:
     """The handler events written so far (python_sdk_handlers.tagged)."""
     if not log.exists():
         return []
-    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    # The last piece is empty, or a line still being written: leave it for the next read.
+    complete = log.read_text().split("\n")[:-1]
+    return [json.loads(line) for line in complete if line.strip()]
 
 
 def predict_calls(events: List[dict], event: str = "predict-end") -> List[dict]:
