@@ -175,8 +175,8 @@ TEST(ModelConfigParse, UnknownFieldColumnCountsTabsAsOneByte) {
 }
 
 TEST(ModelConfigParse, UnknownFieldWithValueOnNextLine) {
-  const auto parsed = parse_model_config("name: \"a\"\nmodel_transaction_policy\n{ decoupled: true }\n", "c.pbtxt");
-  EXPECT_EQ(parsed.error, "c.pbtxt:2:1: unsupported field \"model_transaction_policy\"");
+  const auto parsed = parse_model_config("name: \"a\"\nmodel_warmup\n{ name: \"w\" }\n", "c.pbtxt");
+  EXPECT_EQ(parsed.error, "c.pbtxt:2:1: unsupported field \"model_warmup\"");
 }
 
 TEST(ModelConfigParse, TypoIsAnUnsupportedField) {
