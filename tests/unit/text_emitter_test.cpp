@@ -125,10 +125,41 @@ TEST(text_emitter, replacement_character_of_pending_bytes_is_held_back) {
   EXPECT_EQ(emitter.advance("a\xC3\xA9").text, "\xC3\xA9");
 }
 
-TEST(text_emitter, flush_releases_an_incomplete_character) {
+TEST(text_emitter, flush_ends_an_incomplete_character_with_a_replacement) {
+  // The sequence ended: the bytes held back will never complete.
   text_emitter emitter;
   EXPECT_EQ(emitter.advance("ok\xE2\x82").text, "ok");
-  EXPECT_EQ(emitter.flush("ok\xE2\x82"), "\xE2\x82");
+  EXPECT_EQ(emitter.flush("ok\xE2\x82"), "\xEF\xBF\xBD");
+  EXPECT_EQ(emitter.emitted(), 4u);
+}
+
+TEST(text_emitter, bytes_that_form_no_character_are_sent_as_replacements) {
+  // A byte-level model can sample a continuation byte with no lead, or a lead
+  // byte followed by ASCII: what is sent must still be UTF-8.
+  text_emitter emitter;
+  EXPECT_EQ(emitter.advance("a\x80").text, "a\xEF\xBF\xBD");
+  EXPECT_EQ(emitter.advance("a\x80\xC3").text, "");
+  EXPECT_EQ(emitter.advance("a\x80\xC3z").text, "\xEF\xBF\xBDz");
+}
+
+TEST(text_emitter, valid_utf8_keeps_well_formed_text) {
+  const std::string text = "plain \xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80 \xF4\x8F\xBF\xBF";
+  EXPECT_EQ(valid_utf8(text), text);
+  EXPECT_EQ(valid_utf8(""), "");
+}
+
+TEST(text_emitter, valid_utf8_replaces_each_maximal_ill_formed_part) {
+  const std::string r = "\xEF\xBF\xBD";
+  EXPECT_EQ(valid_utf8("\x80"), r);                     // continuation without a lead
+  EXPECT_EQ(valid_utf8("\x80\x80"), r + r);            // each stray continuation byte
+  EXPECT_EQ(valid_utf8("\xC3x"), r + "x");              // lead byte cut short
+  EXPECT_EQ(valid_utf8("\xE2\x82x"), r + "x");         // two bytes of three: one replacement
+  EXPECT_EQ(valid_utf8("\xC0\xAF"), r + r);            // overlong form
+  EXPECT_EQ(valid_utf8("\xE0\x80\xAF"), r + r + r);   // overlong three-byte form
+  EXPECT_EQ(valid_utf8("\xED\xA0\x80"), r + r + r);   // a surrogate
+  EXPECT_EQ(valid_utf8("\xF4\x90\x80\x80"), r + r + r + r);  // past U+10FFFF
+  EXPECT_EQ(valid_utf8("\xFFok"), r + "ok");
+  EXPECT_EQ(valid_utf8("\xF0\x9F\x98"), r);           // truncated at the end
 }
 
 TEST(text_emitter, incomplete_utf8_suffix_counts_the_bytes_of_an_unfinished_character) {
