@@ -99,9 +99,8 @@ void predict(const std::vector<std::int32_t>& t, std::uint32_t eos_after, std::s
   }
   std::size_t distinct = t.size();
   for (std::size_t i = 1; i < t.size() && distinct == t.size(); ++i) {
-    if (std::find(t.begin(), t.begin() + static_cast<std::ptrdiff_t>(i), t[i]) != t.begin() + static_cast<std::ptrdiff_t>(i)) {
-      distinct = i;
-    }
+    const auto seen = t.begin() + static_cast<std::ptrdiff_t>(i);
+    if (std::find(t.begin(), seen, t[i]) != seen) distinct = i;
   }
   if (eos_after != 0 && t.size() - distinct >= eos_after) {
     logits[eos] = confidence;
