@@ -314,7 +314,7 @@ void sequence_scheduler::run(std::size_t engine_index) {
           release(*victim);
           victim->cached = 0;
           generation_.preemptions.increment();
-          generation_.running_sequences.add(-1);
+          generation_.running_sequences.add(-1);  // counted again when it resumes
           auto& queue = waiting_[victim->level - 1];
           // Back in arrival order within its level.
           auto at = std::find_if(queue.begin(), queue.end(), [&](const sequence_ptr& w) { return w->order > victim->order; });

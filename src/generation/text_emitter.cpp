@@ -23,6 +23,47 @@ std::size_t incomplete_utf8_suffix(std::string_view text) {
   return 0;
 }
 
+std::string valid_utf8(std::string_view text) {
+  static constexpr std::string_view replacement = "\xEF\xBF\xBD";
+  std::string out;
+  out.reserve(text.size());
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    if (lead < 0x80) {
+      out += text[i++];
+      continue;
+    }
+    // Length and the range of the second byte (which excludes overlong forms,
+    // surrogates and code points past U+10FFFF), per Unicode's table 3-7.
+    std::size_t length = 0;
+    unsigned char low = 0x80;
+    unsigned char high = 0xBF;
+    if (lead >= 0xC2 && lead <= 0xDF) {
+      length = 2;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+      length = 3;
+      if (lead == 0xE0) low = 0xA0;
+      if (lead == 0xED) high = 0x9F;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      length = 4;
+      if (lead == 0xF0) low = 0x90;
+      if (lead == 0xF4) high = 0x8F;
+    }
+    std::size_t valid = 1;
+    while (valid < length && i + valid < text.size()) {
+      const auto byte = static_cast<unsigned char>(text[i + valid]);
+      if (byte < (valid == 1 ? low : 0x80) || byte > (valid == 1 ? high : 0xBF)) break;
+      ++valid;
+    }
+    // One replacement for each maximal ill-formed part, as decoders do.
+    if (valid == length) out.append(text.substr(i, valid));
+    else out += replacement;
+    i += valid;
+  }
+  return out;
+}
+
 text_emitter::piece text_emitter::advance(std::string_view decoded) {
   piece out;
   if (decoded.size() < emitted_) emitted_ = decoded.size();  // a re-decode may shorten the tail
@@ -36,7 +77,7 @@ text_emitter::piece text_emitter::advance(std::string_view decoded) {
   }
   if (first != std::string_view::npos) {
     const auto end = std::max(first, emitted_);
-    out.text.assign(decoded.substr(emitted_, end - emitted_));
+    out.text = valid_utf8(decoded.substr(emitted_, end - emitted_));
     emitted_ = end;
     out.stopped = true;
     return out;
@@ -61,7 +102,7 @@ text_emitter::piece text_emitter::advance(std::string_view decoded) {
   settled = decoded.substr(0, safe);
   if (settled.size() >= emitted_ + replacement.size() && settled.ends_with(replacement)) safe -= replacement.size();
   if (safe > emitted_) {
-    out.text.assign(decoded.substr(emitted_, safe - emitted_));
+    out.text = valid_utf8(decoded.substr(emitted_, safe - emitted_));
     emitted_ = safe;
   }
   return out;
@@ -69,7 +110,7 @@ text_emitter::piece text_emitter::advance(std::string_view decoded) {
 
 std::string text_emitter::flush(std::string_view decoded) {
   if (decoded.size() <= emitted_) return {};
-  std::string rest(decoded.substr(emitted_));
+  auto rest = valid_utf8(decoded.substr(emitted_));
   emitted_ = decoded.size();
   return rest;
 }
