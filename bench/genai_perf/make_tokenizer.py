@@ -22,15 +22,31 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 def from_sentencepiece(model_file: str):
     # transformers' own converter (the one AutoTokenizer uses for slow
-    # SentencePiece tokenizers): unigram and BPE models, pieces and scores as trained.
+    # SentencePiece tokenizers): pieces, scores and normalization as trained.
+    from tokenizers import Tokenizer
+    from tokenizers.models import BPE
     from transformers.convert_slow_tokenizer import SpmConverter
+    from transformers.tokenization_utils_base import generate_merges
 
     class _Original:
         vocab_file = model_file
         legacy = False
         add_prefix_space = True
 
-    return SpmConverter(_Original()).converted()
+    class _Converter(SpmConverter):
+        def tokenizer(self, proto):
+            if proto.trainer_spec.model_type != 2:  # unigram: the converter's own way
+                return super().tokenizer(proto)
+            # BPE: transformers 5's converter hands its extractor the wrong
+            # argument here. A SentencePiece BPE model lists its pieces in
+            # merge order, which is the order generate_merges follows.
+            vocab = {piece.piece: index for index, piece in enumerate(proto.pieces)}
+            return Tokenizer(
+                BPE(vocab, generate_merges(vocab), unk_token=proto.trainer_spec.unk_piece, fuse_unk=True,
+                    byte_fallback=self.handle_byte_fallback, dropout=None)
+            )
+
+    return _Converter(_Original()).converted()
 
 
 def byte_level():
