@@ -1,9 +1,10 @@
 #pragma once
 
 // The seam between what is sent and how load is applied. A load_target knows
-// one protocol and one model (today: KServe v2 over HTTP/1.1); the loops in
-// load_loop.hpp know only "send one request, tell me how it went", so gRPC or
-// a streaming protocol is a new load_target, not a new loop.
+// one protocol and one model (KServe v2 over HTTP/1.1, OpenAI streamed
+// completions); the loops in load_loop.hpp know only "send one request, tell
+// me how it went" (for a token stream: also when its text came), so another
+// protocol is a new load_target, not a new loop.
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
