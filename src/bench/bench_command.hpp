@@ -21,6 +21,11 @@ struct bench_arguments {
   std::string warmup{"2s"};
   std::vector<std::string> shapes;
   unsigned timeout_ms{30000};
+  // --protocol openai
+  std::string max_tokens;        // "N"
+  std::string max_tokens_range;  // "MIN:MAX"
+  std::string max_tokens_distribution{"uniform"};
+  std::string temperature;       // empty: the server's default
 };
 
 CLI::App* add_bench_command(CLI::App& app, bench_arguments& arguments);

@@ -1,12 +1,14 @@
 #pragma once
 
 // The seam between what is sent and how load is applied. A load_target knows
-// one protocol and one model (today: KServe v2 over HTTP/1.1); the loops in
-// load_loop.hpp know only "send one request, tell me how it went", so gRPC or
-// a streaming protocol is a new load_target, not a new loop.
+// one protocol and one model (KServe v2 over HTTP/1.1, OpenAI streamed
+// completions); the loops in load_loop.hpp know only "send one request, tell
+// me how it went" (for a token stream: also when its text came), so another
+// protocol is a new load_target, not a new loop.
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -17,6 +19,8 @@
 
 namespace surge::bench {
 
+using bench_clock = std::chrono::steady_clock;
+
 // Why a request got no usable answer at the transport level.
 enum class failure_kind {
   none,
@@ -25,15 +29,26 @@ enum class failure_kind {
   connection_closed,  // the server closed or reset the connection mid-exchange
   protocol_error,     // the answer was not well-formed HTTP (or was over the size limit)
   invalid_response,   // a success status whose body is not what the protocol promises
+  stream_error,       // a streamed answer began with success, then the server sent an error event
   client_saturated,   // open loop: the request was due but every allowed connection was busy
   other,              // anything else the OS reported
 };
 
 std::string_view failure_name(failure_kind kind);  // snake_case, as in the JSON report
 
+// What a token-streaming request saw besides its outcome. Times are when the
+// bytes arrived; the loop measures them from the request's start.
+struct stream_observation {
+  std::optional<bench_clock::time_point> first_token_at;   // the first event with text; none when no text came
+  std::vector<std::chrono::nanoseconds> inter_token_gaps;  // between successive events with text
+  std::uint64_t output_tokens{0};  // the server's usage count, or the events with text when it sent none
+  bool tokens_from_usage{false};
+};
+
 struct request_outcome {
   failure_kind failure{failure_kind::none};
   unsigned status{0};  // the protocol's status when an answer arrived (HTTP: 200, 429, ...); 0 when none
+  std::optional<stream_observation> stream{};  // token-streaming targets
   bool success() const { return failure == failure_kind::none && status == 200; }
 };
 
@@ -48,9 +63,23 @@ class request_driver {
   virtual void close() = 0;
 };
 
+// What a token-streaming target sends, for the reports.
+struct generation_summary {
+  std::string endpoint;  // "/v1/completions", "/v1/chat/completions"
+  std::size_t prompts{1};
+  std::size_t prompt_bytes_min{0};
+  std::size_t prompt_bytes_max{0};
+  std::uint32_t max_tokens_min{0};
+  std::uint32_t max_tokens_max{0};
+  std::string max_tokens_distribution;  // "uniform", "log-uniform"
+  bool ignore_eos{false};
+  std::optional<double> temperature;  // none: the server's default
+  bool usage_reported{true};          // the probe's stream carried usage.completion_tokens
+};
+
 // What the reports say about the target.
 struct target_summary {
-  std::string protocol;  // "kserve-http"
+  std::string protocol;  // "kserve-http", "openai"
   std::string url;
   std::string model;
   std::string version;   // as the server reported it, or as asked
@@ -63,6 +92,7 @@ struct target_summary {
     std::vector<std::int64_t> shape;
   };
   std::vector<tensor_summary> inputs;
+  std::optional<generation_summary> generation;  // token-streaming targets: results carry stream statistics
 };
 
 // Everything that is not the load itself: learn the model, build the request

@@ -117,6 +117,21 @@ TEST(BenchOptions, ArrivalProcesses) {
   EXPECT_THAT(problem_of(parse_arrival("bursty")), HasSubstr("'bursty'"));
 }
 
+TEST(BenchOptions, TokenRanges) {
+  const auto range = value_of(parse_token_range("8:256"));
+  EXPECT_EQ(range.min, 8u);
+  EXPECT_EQ(range.max, 256u);
+  const auto single = value_of(parse_token_range("64"));
+  EXPECT_EQ(single.min, 64u);
+  EXPECT_EQ(single.max, 64u);
+  EXPECT_EQ(value_of(parse_token_range(" 4 : 4 ")).max, 4u);
+  EXPECT_THAT(problem_of(parse_token_range("256:8")), HasSubstr("minimum above its maximum"));
+  EXPECT_THAT(problem_of(parse_token_range("0:8")), HasSubstr("'0:8'"));
+  EXPECT_THAT(problem_of(parse_token_range("8:")), HasSubstr("'8:'"));
+  EXPECT_THAT(problem_of(parse_token_range("a:b")), HasSubstr("MIN:MAX"));
+  EXPECT_THAT(problem_of(parse_token_range("-1")), HasSubstr("'-1'"));
+}
+
 TEST(BenchOptions, CommandLinesAreQuotedOnlyWhereTheShellNeedsIt) {
   const char* argv[] = {"surge",  "bench",           "--model", "my model", "--concurrency",
                         "1,4",    "--url=http://h:1", "it's",    ""};
