@@ -5,6 +5,8 @@
 #include <iostream>
 #include <random>
 
+#include "upstream/upstream_instance.hpp"
+
 
 namespace surge::pool {
 
@@ -60,7 +62,7 @@ std::optional<error> remote_models::ensure_gateway(bool local_redis_allowed) {
 
 std::variant<std::vector<std::unique_ptr<instance>>, error> remote_models::make_instances(
     const config::ModelConfig& config, model_version& version) {
-  if (config.has_upstream()) return make_error(error_code::not_ready, "upstream models are not supported yet");
+  if (config.has_upstream()) return upstream::make_upstream_instances(io_, config, version.metrics(), version.statistics());
   if (auto failure = ensure_gateway(config.worker_pool().local_workers() > 0)) return *failure;
   return gateway_->make_instances(config, version.metrics(), version.statistics());
 }
