@@ -2,12 +2,13 @@
 # Every benchmark, one after another, then the plots and docs/benchmarks.md:
 #   1. bench/run_core.sh             surge's HTTP path beside nginx -> bench/results/core.md
 #      bench/run_batching.sh         mlp vs mlp_nobatch, resnet18 (surge bench) -> bench/results/batching.*
+#      bench/run_gateway.sh          Redis Streams gateway + workers vs in-process -> bench/results/gateway.*
 #   2. bench/peers/run_peers.sh      surge beside LitServe, Ray Serve, BentoML, TorchServe,
 #                                    async-batcher -> bench/results/peers.{md,json}
 #   3. perf_analyzer (tritonclient)  against surge's mlp -> bench/results/perf_analyzer.{txt,json}
 #   4. bench/plots/plot.py           -> docs/img/*_throughput_p99.png
 #   5. generated sections spliced into docs/benchmarks.md between markers
-#      (<!-- NAME:begin --> ... <!-- NAME:end --> for core, batching, peers); the
+#      (<!-- NAME:begin --> ... <!-- NAME:end --> for core, batching, gateway, peers); the
 #      rest of the file, the analysis written by hand, is left alone
 # Loopback only. Needs `make build models` and scripts/install-bench-deps
 # (`make bench` does all three). A step that fails is reported and the
@@ -18,7 +19,7 @@
 #
 # Environment: DURATION [15] and WARMUP [3] go to run_core.sh and run_peers.sh;
 # PEERS, CONCURRENCY, SERVER_CPUS, CLIENT_CPUS as in run_peers.sh;
-# SKIP ["" or any of: core batching peers perf_analyzer plots docs];
+# SKIP ["" or any of: core batching gateway peers perf_analyzer plots docs];
 # PA_CONCURRENCY [1:64:4] perf_analyzer's --concurrency-range; PA_TIMEOUT [300] s.
 set -uo pipefail
 
@@ -48,6 +49,11 @@ fi
 if ! skipped batching; then
   step "batching: bench/run_batching.sh"
   bench/run_batching.sh >/dev/null || failed+=("batching (bench/run_batching.sh exited $?)")
+fi
+
+if ! skipped gateway; then
+  step "gateway: bench/run_gateway.sh"
+  bench/run_gateway.sh >/dev/null || failed+=("gateway (bench/run_gateway.sh exited $?)")
 fi
 
 # ---- 2. peers -----------------------------------------------------------------
@@ -163,6 +169,7 @@ splice_docs() {
     splice_section core "$results/core_section.md" || rc=1
   fi
   [ -f "$results/batching_section.md" ] && { splice_section batching "$results/batching_section.md" || rc=1; }
+  [ -f "$results/gateway_section.md" ] && { splice_section gateway "$results/gateway_section.md" || rc=1; }
   /usr/bin/python3 bench/peers/report.py section --results "$results" --output "$results/peers_section.md" &&
     splice_section peers "$results/peers_section.md" || rc=1
   return "$rc"
