@@ -6,6 +6,7 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <charconv>
 #include <deque>
 #include <iostream>
 #include <map>
@@ -69,6 +70,23 @@ class collecting_sink final : public response_sink {
   std::optional<error> failure_;                // guarded by mutex_
   bool finished_{false};                        // guarded by mutex_
 };
+
+// Stream ids "<ms>-<seq>" compare as number pairs; an id that does not
+// parse sorts first, which only makes trimming keep more.
+std::pair<std::uint64_t, std::uint64_t> stream_id_parts(std::string_view id) {
+  std::uint64_t ms = 0;
+  std::uint64_t seq = 0;
+  const auto dash = id.find('-');
+  const auto head = id.substr(0, dash);
+  std::from_chars(head.data(), head.data() + head.size(), ms);
+  if (dash != std::string_view::npos) {
+    const auto tail = id.substr(dash + 1);
+    std::from_chars(tail.data(), tail.data() + tail.size(), seq);
+  }
+  return {ms, seq};
+}
+
+bool stream_id_less(std::string_view a, std::string_view b) { return stream_id_parts(a) < stream_id_parts(b); }
 
 // Puts the inputs in the config's order, so requests that list them in
 // different orders still batch together.
@@ -245,11 +263,7 @@ asio::awaitable<void> stream_worker::trim() {
   std::string minimum = last_delivered;
   if (pending.is_array() && pending.size() >= 2 && pending[1].is_string()) {
     const auto oldest = std::string(pending[1].text());
-    const auto as_pair = [](const std::string& id) {
-      const auto dash = id.find('-');
-      return std::pair{std::stoull(id.substr(0, dash)), dash == std::string::npos ? 0ull : std::stoull(id.substr(dash + 1))};
-    };
-    if (as_pair(oldest) < as_pair(minimum)) minimum = oldest;
+    if (stream_id_less(oldest, minimum)) minimum = oldest;
   }
   co_await commands_->exec(redis::command{"XTRIM", requests_key_, "MINID", "~", minimum});
 }
