@@ -9,6 +9,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <charconv>
+#include <exception>
 #include <future>
 #include <iostream>
 #include <random>
@@ -61,8 +62,9 @@ std::chrono::milliseconds or_default(std::uint32_t value, std::uint32_t fallback
 // constant fields.
 class redis_gateway::model {
  public:
-  model(const config::ModelConfig& config, metrics::registry& registry)
-      : name(config.name()),
+  model(const config::ModelConfig& config, metrics::registry& registry, asio::any_io_executor strand)
+      : tick(strand),
+        name(config.name()),
         requests_key(streams::requests_key(config.name())),
         workers_key(streams::workers_key(config.name())),
         heartbeat(or_default(config.worker_pool().heartbeat_ms(), 1000)),
@@ -78,6 +80,7 @@ class redis_gateway::model {
                                               "Requests of a worker-pool model in Redis awaiting a reply",
                                               {{"model", config.name()}})) {}
 
+  asio::steady_timer tick;  // watch_model's; stop() cancels it
   const std::string name;
   const std::string requests_key;
   const std::string workers_key;
@@ -141,11 +144,11 @@ std::vector<std::unique_ptr<instance>> redis_gateway::make_instances(const confi
     if (known->name == config.name()) target = known;
   }
   if (!target) {
-    target = std::make_shared<model>(config, metrics_);
+    target = std::make_shared<model>(config, metrics_, strand_);
     known_models_.push_back(target);
     asio::post(strand_, [self = shared_from_this(), target] {
       self->models_.push_back(target);
-      if (self->started_ && !self->stopped_) asio::co_spawn(self->strand_, self->watch_model(target), asio::detached);
+      if (self->started_ && !self->stopped_) self->spawn(self->watch_model(target));
     });
   }
   std::uint32_t count = 0;
@@ -164,16 +167,20 @@ void redis_gateway::start() {
   asio::post(strand_, [self = shared_from_this()] {
     if (self->started_) return;
     self->started_ = true;
-    asio::co_spawn(self->strand_, self->read_replies(), asio::detached);
-    for (const auto& target : self->models_) asio::co_spawn(self->strand_, self->watch_model(target), asio::detached);
+    self->spawn(self->read_replies());
+    for (const auto& target : self->models_) self->spawn(self->watch_model(target));
   });
 }
 
 void redis_gateway::stop() {
-  std::promise<void> stopped;
-  asio::post(strand_, [self = shared_from_this(), &stopped] {
+  // Every coroutine of the gateway ends before this returns: one still
+  // suspended when the io_context stops would never be destroyed (it owns
+  // the gateway, which owns what it waits on).
+  std::promise<void> drained;
+  asio::post(strand_, [self = shared_from_this(), &drained] {
     self->stopped_ = true;
     self->deadline_timer_.cancel();
+    for (auto& target : self->models_) target->tick.cancel();
     std::vector<std::uint64_t> ids;
     ids.reserve(self->pending_.size());
     for (const auto& [id, pending] : self->pending_) ids.push_back(id);
@@ -190,18 +197,37 @@ void redis_gateway::stop() {
         }
       }
     }
+    // Ends the reply reader's blocking read.
+    self->replies_->stop();
     // The reply stream is this gateway's alone; nobody reads it any more.
-    asio::co_spawn(
-        self->strand_,
-        [self, &stopped]() -> asio::awaitable<void> {
-          if (self->commands_->connected()) co_await self->commands_->exec(redis::command{"DEL", self->replies_key_});
-          stopped.set_value();
-        },
-        asio::detached);
+    self->spawn([](std::shared_ptr<redis_gateway> gateway) -> asio::awaitable<void> {
+      if (gateway->commands_->connected()) co_await gateway->commands_->exec(redis::command{"DEL", gateway->replies_key_});
+    }(self));
+    self->drained_ = &drained;
+    self->on_coroutine_done(false);
   });
-  stopped.get_future().wait();
-  commands_->stop();
-  replies_->stop();
+  drained.get_future().wait();
+  commands_->stop_and_wait();
+  replies_->stop_and_wait();
+}
+
+void redis_gateway::spawn(asio::awaitable<void> work) {
+  ++running_;
+  asio::co_spawn(strand_, std::move(work), [self = shared_from_this()](std::exception_ptr failure) {
+    if (failure) {
+      try {
+        std::rethrow_exception(failure);
+      } catch (const std::exception& e) {
+        std::cerr << "surge: gateway: " << e.what() << std::endl;
+      }
+    }
+    self->on_coroutine_done(true);
+  });
+}
+
+void redis_gateway::on_coroutine_done(bool finished) {
+  if (finished) --running_;
+  if (running_ == 0 && drained_) std::exchange(drained_, nullptr)->set_value();
 }
 
 void redis_gateway::submit(const std::shared_ptr<model>& target, std::vector<request_ptr> batch,
@@ -278,7 +304,7 @@ void redis_gateway::admit(const std::shared_ptr<model>& target, std::vector<requ
       target->parked.emplace_back(std::move(batch), std::move(tracker));
       if (!target->probing) {
         target->probing = true;
-        asio::co_spawn(strand_, probe_workers(target), asio::detached);
+        spawn(probe_workers(target));
       }
       return;
     }
@@ -330,7 +356,7 @@ void redis_gateway::admit(const std::shared_ptr<model>& target, std::vector<requ
   target->outstanding_gauge.set(static_cast<std::int64_t>(target->outstanding));
   if (!commands.empty()) {
     arm_deadline_timer();
-    asio::co_spawn(strand_, send_entries(target, std::move(commands), std::move(ids)), asio::detached);
+    spawn(send_entries(target, std::move(commands), std::move(ids)));
   }
 }
 
@@ -516,7 +542,7 @@ void redis_gateway::abandon_outstanding(const std::shared_ptr<model>& target, co
 
 asio::awaitable<void> redis_gateway::watch_model(std::shared_ptr<model> target) {
   auto self = shared_from_this();
-  asio::steady_timer tick(strand_);
+  auto& tick = target->tick;
   // Often enough that a worker that dies or joins is noticed well within
   // the three heartbeats that define it as gone.
   const auto interval = std::clamp(target->heartbeat / 2, std::chrono::milliseconds(20), std::chrono::milliseconds(500));

@@ -5,6 +5,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <cstdint>
+#include <future>
 #include <map>
 #include <memory>
 #include <set>
@@ -96,6 +97,10 @@ class redis_gateway : public std::enable_shared_from_this<redis_gateway> {
   void settle(const std::shared_ptr<batch_tracker>& tracker, bool failed);
   void forget_entry(const std::shared_ptr<model>& target, const std::string& entry_id);
   void abandon_outstanding(const std::shared_ptr<model>& target, const std::string& reason);
+  // Every coroutine is spawned through here and counted, so stop() can wait
+  // for the last one.
+  void spawn(asio::awaitable<void> work);
+  void on_coroutine_done(bool finished);
   void arm_deadline_timer();
   void on_deadline_timer();
 
@@ -119,6 +124,8 @@ class redis_gateway : public std::enable_shared_from_this<redis_gateway> {
   std::uint64_t next_id_{0};
   bool stopped_{false};
   bool started_{false};
+  std::size_t running_{0};                // coroutines not finished
+  std::promise<void>* drained_{nullptr};  // stop() waits here for running_ == 0
 };
 
 }  // namespace surge::gateway

@@ -10,6 +10,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <future>
 
 namespace surge::redis {
 
@@ -63,8 +64,22 @@ void connection::start() {
   asio::post(strand_, [self = shared_from_this()] {
     if (self->started_ || self->stopped_) return;
     self->started_ = true;
+    self->running_ = true;  // from here, not from run(): stop_and_wait() must wait for it
     asio::co_spawn(self->strand_, self->run(), asio::detached);
   });
+}
+
+void connection::stop_and_wait() {
+  stop();
+  std::promise<void> done;
+  asio::post(strand_, [this, &done] {
+    if (running_) {
+      run_exited_ = &done;  // run() answers it as it returns
+    } else {
+      done.set_value();
+    }
+  });
+  done.get_future().wait();
 }
 
 void connection::stop() {
@@ -74,9 +89,12 @@ void connection::stop() {
     boost::system::error_code ignored;
     self->socket_.close(ignored);
     self->timer_.cancel();
-    self->fail_waiting("redis connection to " + self->where_.display() + " was closed");
-    // Never started: nothing else will answer what is in flight.
-    if (!self->started_) self->fail_all(self->inflight_, "redis connection to " + self->where_.display() + " was closed");
+    // Answered here rather than when the read loop notices the closed
+    // socket: after stop() returns, no handler is left with the connection.
+    const auto message = "redis connection to " + self->where_.display() + " was closed";
+    self->fail_waiting(message);
+    self->fail_all(self->inflight_, message);
+    self->out_.clear();
   });
 }
 
@@ -304,6 +322,8 @@ asio::awaitable<void> connection::run() {
   const auto message = "redis connection to " + name + " was closed";
   fail_all(inflight_, message);
   fail_waiting(message);
+  running_ = false;
+  if (run_exited_) std::exchange(run_exited_, nullptr)->set_value();
 }
 
 }  // namespace surge::redis

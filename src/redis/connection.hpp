@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -65,6 +66,12 @@ class connection : public std::enable_shared_from_this<connection> {
   void start();
   // Fails every command not yet answered and closes the socket. Any thread.
   void stop();
+  // stop(), then waits until the connection's own coroutine has returned
+  // and every command in flight has been answered: nothing of it is left
+  // suspended when the io_context stops (a coroutine that never resumes is
+  // never destroyed). Call from a thread that is not running the
+  // io_context, while it runs.
+  void stop_and_wait();
 
   template <typename CompletionToken>
   auto async_exec(command cmd, CompletionToken&& token) {
@@ -123,6 +130,8 @@ class connection : public std::enable_shared_from_this<connection> {
   bool writing_{false};
   bool stopped_{false};
   bool started_{false};
+  bool running_{false};                      // run() has not returned
+  std::promise<void>* run_exited_{nullptr};  // stop_and_wait() waits here
   std::deque<handler_type> inflight_;  // written or in out_, awaiting replies in order
   std::deque<waiting_command> waiting_;  // sent while disconnected
 
