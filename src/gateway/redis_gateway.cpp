@@ -201,7 +201,8 @@ void redis_gateway::stop() {
     self->replies_->stop();
     // The reply stream is this gateway's alone; nobody reads it any more.
     self->spawn([](std::shared_ptr<redis_gateway> gateway) -> asio::awaitable<void> {
-      if (gateway->commands_->connected()) co_await gateway->commands_->exec(redis::command{"DEL", gateway->replies_key_});
+      if (!gateway->commands_->connected()) co_return;
+      co_await gateway->commands_->exec(redis::command{"DEL", gateway->replies_key_});
     }(self));
     self->drained_ = &drained;
     self->on_coroutine_done(false);
@@ -545,7 +546,8 @@ asio::awaitable<void> redis_gateway::watch_model(std::shared_ptr<model> target) 
   auto& tick = target->tick;
   // Often enough that a worker that dies or joins is noticed well within
   // the three heartbeats that define it as gone.
-  const auto interval = std::clamp(target->heartbeat / 2, std::chrono::milliseconds(20), std::chrono::milliseconds(500));
+  const auto interval =
+      std::clamp(target->heartbeat / 2, std::chrono::milliseconds(20), std::chrono::milliseconds(500));
   while (!stopped_) {
     if (!target->probing) co_await probe_workers(target);
     tick.expires_after(interval);

@@ -62,7 +62,9 @@ std::optional<error> remote_models::ensure_gateway(bool local_redis_allowed) {
 
 std::variant<std::vector<std::unique_ptr<instance>>, error> remote_models::make_instances(
     const config::ModelConfig& config, model_version& version) {
-  if (config.has_upstream()) return upstream::make_upstream_instances(io_, config, version.metrics(), version.statistics());
+  if (config.has_upstream()) {
+    return upstream::make_upstream_instances(io_, config, version.metrics(), version.statistics());
+  }
   if (auto failure = ensure_gateway(config.worker_pool().local_workers() > 0)) return *failure;
   return gateway_->make_instances(config, version.metrics(), version.statistics());
 }

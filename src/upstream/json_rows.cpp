@@ -149,8 +149,8 @@ std::variant<tensor, error> decode_json_rows(std::string_view body, const std::s
   rapidjson::Value output(rapidjson::kObjectType);
   output.AddMember("name", rapidjson::Value(name.c_str(), allocator), allocator);
   const auto type_name = kserve_name(type);
-  output.AddMember("datatype", rapidjson::Value(type_name.data(), static_cast<rapidjson::SizeType>(type_name.size()), allocator),
-                   allocator);
+  rapidjson::Value datatype(type_name.data(), static_cast<rapidjson::SizeType>(type_name.size()), allocator);
+  output.AddMember("datatype", datatype, allocator);
   rapidjson::Value dims(rapidjson::kArrayType);
   for (const auto d : shape) dims.PushBack(d, allocator);
   output.AddMember("shape", dims, allocator);

@@ -130,10 +130,11 @@ asio::awaitable<void> upstream_instance::run(std::vector<request_ptr> batch, don
     } else {
       outputs = std::move(std::get<http::decoded_infer_response>(decoded).outputs);
       for (const auto& [name, type] : settings_->outputs) {
-        const bool present = std::any_of(outputs.begin(), outputs.end(), [&](const tensor& t) { return t.name == name; });
+        const bool present =
+            std::any_of(outputs.begin(), outputs.end(), [&](const tensor& t) { return t.name == name; });
         if (!present) {
-          failure = make_error(error_code::internal,
-                               "model '" + settings_->model + "': " + where + " answered without output '" + name + "'");
+          failure = make_error(error_code::internal, "model '" + settings_->model + "': " + where +
+                                                         " answered without output '" + name + "'");
           break;
         }
       }
@@ -144,7 +145,8 @@ asio::awaitable<void> upstream_instance::run(std::vector<request_ptr> batch, don
   if (!failure) {
     auto split = scatter_outputs(outputs, rows);
     if (auto* problem = std::get_if<error>(&split)) {
-      failure = make_error(error_code::internal, "model '" + settings_->model + "': " + where + ": " + problem->message);
+      failure =
+          make_error(error_code::internal, "model '" + settings_->model + "': " + where + ": " + problem->message);
     } else {
       per_request = std::move(std::get<std::vector<std::vector<tensor>>>(split));
     }
@@ -196,7 +198,9 @@ std::variant<std::vector<std::unique_ptr<instance>>, error> make_upstream_instan
   } else {
     settings->timeout = default_timeout;
   }
-  for (const auto& output : config.output()) settings->outputs.emplace_back(output.name(), to_data_type(output.data_type()));
+  for (const auto& output : config.output()) {
+    settings->outputs.emplace_back(output.name(), to_data_type(output.data_type()));
+  }
   if (settings->protocol == config::ModelUpstream::JSON && (config.input_size() != 1 || config.output_size() != 1)) {
     return make_error(error_code::invalid_argument,
                       "upstream protocol JSON carries one input and one output; this model has " +

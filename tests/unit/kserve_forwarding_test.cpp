@@ -31,7 +31,9 @@ tensor bytes_tensor(std::string name, std::vector<std::string> elements) {
   return t;
 }
 
-std::string bytes_of(const tensor& t) { return std::string(reinterpret_cast<const char*>(t.data.data()), t.data.size()); }
+std::string bytes_of(const tensor& t) {
+  return std::string(reinterpret_cast<const char*>(t.data.data()), t.data.size());
+}
 
 TEST(KserveForwarding, EncodedRequestDecodesToTheSameInputs) {
   std::vector<tensor> inputs{fp32_tensor("a", {2, 2}, {1.5f, -2.0f, 3.25f, 0.0f}),

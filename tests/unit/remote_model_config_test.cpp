@@ -22,7 +22,8 @@ config_load_result complete(std::string text) {
 }
 
 TEST(RemoteModelConfig, AcceptsAWorkerPool) {
-  auto loaded = complete(R"pb(backend: "identity" worker_pool { heartbeat_ms: 100 claim_idle_ms: 500 local_workers: 2 })pb");
+  auto loaded =
+      complete(R"pb(backend: "identity" worker_pool { heartbeat_ms: 100 claim_idle_ms: 500 local_workers: 2 })pb");
   ASSERT_TRUE(loaded.config) << loaded.error;
   EXPECT_EQ(loaded.config->worker_pool().local_workers(), 2u);
 }
