@@ -4,12 +4,13 @@
 #      bench/run_batching.sh         mlp vs mlp_nobatch, resnet18 (surge bench) -> bench/results/batching.*
 #      bench/run_generation.sh       kjv_lm, continuous vs static batching at 64 streams (surge bench
 #                                    --protocol openai), then genai-perf -> bench/results/generation.*
+#      bench/run_gateway.sh          Redis Streams gateway + workers vs in-process -> bench/results/gateway.*
 #   2. bench/peers/run_peers.sh      surge beside LitServe, Ray Serve, BentoML, TorchServe,
 #                                    async-batcher -> bench/results/peers.{md,json}
 #   3. perf_analyzer (tritonclient)  against surge's mlp -> bench/results/perf_analyzer.{txt,json}
 #   4. bench/plots/plot.py           -> docs/img/*_throughput_p99.png
 #   5. generated sections spliced into docs/benchmarks.md between markers
-#      (<!-- NAME:begin --> ... <!-- NAME:end --> for core, batching, generation, peers); the
+#      (<!-- NAME:begin --> ... <!-- NAME:end --> for core, batching, generation, gateway, peers); the
 #      rest of the file, the analysis written by hand, is left alone
 # Loopback only. Needs `make build models` and scripts/install-bench-deps
 # (`make bench` does all three). A step that fails is reported and the
@@ -20,7 +21,7 @@
 #
 # Environment: DURATION [15] and WARMUP [3] go to run_core.sh and run_peers.sh;
 # PEERS, CONCURRENCY, SERVER_CPUS, CLIENT_CPUS as in run_peers.sh;
-# SKIP ["" or any of: core batching generation peers perf_analyzer plots docs];
+# SKIP ["" or any of: core batching generation gateway peers perf_analyzer plots docs];
 # GENERATION_DURATION [60] and GENERATION_WARMUP [10] go to run_generation.sh;
 # PA_CONCURRENCY [1:64:4] perf_analyzer's --concurrency-range; PA_TIMEOUT [300] s.
 set -uo pipefail
@@ -56,6 +57,9 @@ fi
 if ! skipped generation; then
   step "generation: bench/run_generation.sh"
   bench/run_generation.sh >/dev/null || failed+=("generation (bench/run_generation.sh exited $?)")
+if ! skipped gateway; then
+  step "gateway: bench/run_gateway.sh"
+  bench/run_gateway.sh >/dev/null || failed+=("gateway (bench/run_gateway.sh exited $?)")
 fi
 
 # ---- 2. peers -----------------------------------------------------------------
@@ -172,6 +176,7 @@ splice_docs() {
   fi
   [ -f "$results/batching_section.md" ] && { splice_section batching "$results/batching_section.md" || rc=1; }
   [ -f "$results/generation.md" ] && { splice_section generation "$results/generation.md" || rc=1; }
+  [ -f "$results/gateway_section.md" ] && { splice_section gateway "$results/gateway_section.md" || rc=1; }
   /usr/bin/python3 bench/peers/report.py section --results "$results" --output "$results/peers_section.md" &&
     splice_section peers "$results/peers_section.md" || rc=1
   return "$rc"

@@ -8,10 +8,16 @@
 //                         (numeric types other than FP16/BF16/BOOL) equals it
 //   fail_every_n_batches  fail every Nth execute of the model, counted across
 //                         all its instances; 0 disables
+//   crash_on_value        abort the whole process (std::abort) when an element
+//                         of the first input equals it: a poison request for
+//                         the worker-pool tests, which must survive it
+//   load_delay_ms         sleep this long while loading the model (a slow,
+//                         cold start)
 #include <surge/backend_helpers.hpp>
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -32,6 +38,7 @@ struct surge_model {
   std::vector<passthrough> tensors;  // config input i feeds config output i
   std::chrono::microseconds execute_delay{0};
   std::optional<double> fail_on_value;
+  std::optional<double> crash_on_value;
   std::uint64_t fail_every_n_batches{0};
   // Shared by every instance so "every Nth batch" means the model's Nth batch
   // whichever instance ran it.
@@ -108,12 +115,18 @@ extern "C" SURGE_BACKEND_EXPORT surge_error* surge_model_create(const surge_mode
     }
 
     const sdk::parameter_map parameters(*spec);
-    parameters.reject_unknown({"execute_delay_us", "fail_on_value", "fail_every_n_batches"});
+    parameters.reject_unknown(
+        {"execute_delay_us", "fail_on_value", "fail_every_n_batches", "crash_on_value", "load_delay_ms"});
     if (auto delay = parameters.get_int("execute_delay_us")) {
       if (*delay < 0) sdk::fail(SURGE_ERROR_UNSUPPORTED, "parameter 'execute_delay_us' must not be negative");
       model->execute_delay = std::chrono::microseconds(*delay);
     }
     model->fail_on_value = parameters.get_double("fail_on_value");
+    model->crash_on_value = parameters.get_double("crash_on_value");
+    if (auto delay = parameters.get_int("load_delay_ms")) {
+      if (*delay < 0) sdk::fail(SURGE_ERROR_UNSUPPORTED, "parameter 'load_delay_ms' must not be negative");
+      std::this_thread::sleep_for(std::chrono::milliseconds(*delay));
+    }
     if (auto every = parameters.get_int("fail_every_n_batches")) {
       if (*every < 0) sdk::fail(SURGE_ERROR_UNSUPPORTED, "parameter 'fail_every_n_batches' must not be negative");
       model->fail_every_n_batches = static_cast<std::uint64_t>(*every);
@@ -166,6 +179,7 @@ extern "C" SURGE_BACKEND_EXPORT surge_error* surge_instance_execute(surge_instan
       matched.push_back(&input);
     }
 
+    if (model.crash_on_value && contains_value(*matched.front(), *model.crash_on_value)) std::abort();
     if (model.fail_on_value && contains_value(*matched.front(), *model.fail_on_value)) {
       sdk::fail(SURGE_ERROR_INTERNAL, "injected failure");
     }

@@ -1,5 +1,6 @@
 // surge: one binary, subcommands. `surge serve` runs the server; `surge bench`
-// loads one with requests and reports throughput and latency.
+// loads one with requests and reports throughput and latency; `surge worker`
+// serves one model as a Redis Streams worker.
 #include <CLI/CLI.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -22,7 +23,9 @@
 #include "frontends/http/prefix_router.hpp"
 #include "frontends/openai/openai_handler.hpp"
 #include "metrics/registry.hpp"
+#include "pool/remote_models.hpp"
 #include "router/model_registry.hpp"
+#include "worker/worker_command.hpp"
 
 namespace asio = boost::asio;
 
@@ -41,6 +44,7 @@ struct serve_options {
   std::size_t max_body_mib{64};
   unsigned idle_timeout_seconds{60};
   unsigned drain_timeout_seconds{30};
+  std::string redis_url;  // empty: worker-pool models need local_workers
 };
 
 std::filesystem::path default_backend_directory() {
@@ -53,9 +57,18 @@ int serve(const serve_options& options) {
   asio::io_context io(static_cast<int>(options.threads));
   auto work = asio::make_work_guard(io);
   surge::metrics::registry metrics;
-  surge::model_registry models(io.get_executor(), metrics,
-                               options.backend_directory.empty() ? default_backend_directory()
-                                                                 : std::filesystem::path(options.backend_directory));
+  const auto backend_directory = options.backend_directory.empty() ? default_backend_directory()
+                                                                   : std::filesystem::path(options.backend_directory);
+  surge::model_registry models(io.get_executor(), metrics, backend_directory);
+  std::error_code exe_ec;
+  surge::pool::remote_models remote(
+      io.get_executor(), metrics,
+      {options.redis_url, options.model_repository, backend_directory,
+       std::filesystem::read_symlink("/proc/self/exe", exe_ec), {}});
+  if (auto failure = remote.attach(models)) {
+    std::cerr << "surge: --redis: " << failure->message << std::endl;
+    return 2;
+  }
 
   std::vector<std::thread> io_threads;
   for (unsigned i = 0; i < options.threads; ++i) io_threads.emplace_back([&io] { io.run(); });
@@ -69,16 +82,19 @@ int serve(const serve_options& options) {
     failures = models.load_repository(options.model_repository);
   } catch (const std::exception& e) {
     std::cerr << "surge: " << e.what() << std::endl;
+    remote.stop();
     stop_io();
     return 2;
   }
   for (const auto& failure : failures) std::cerr << "surge: model " << failure << std::endl;
   if (options.strict && !failures.empty()) {
     std::cerr << "surge: --strict: " << failures.size() << " model(s) failed to load" << std::endl;
+    remote.stop();
     models.stop_all();
     stop_io();
     return 1;
   }
+  remote.start(models);
 
   surge::http::server_limits limits;
   limits.body_limit_bytes = options.max_body_mib * 1024 * 1024;
@@ -97,6 +113,7 @@ int serve(const serve_options& options) {
     metrics_port = metrics_http.listen(options.host, options.metrics_port);
   } catch (const std::exception& e) {
     std::cerr << "surge: cannot listen: " << e.what() << std::endl;
+    remote.stop();
     models.stop_all();
     stop_io();
     return 2;
@@ -126,6 +143,7 @@ int serve(const serve_options& options) {
       asio::detached);
   drained.get_future().wait();
 
+  remote.stop();
   models.stop_all();
   metrics_http.stop_accepting();
   work.reset();
@@ -172,11 +190,19 @@ int main(int argc, char** argv) {
       ->envname("SURGE_DRAIN_TIMEOUT")
       ->capture_default_str();
 
+  serve_command->add_option("--redis", options.redis_url,
+                            "redis://host:port[/db] where worker-pool models' workers read their requests")
+      ->envname("SURGE_REDIS");
+
   surge::bench::bench_arguments bench_arguments;
   auto* bench_command = surge::bench::add_bench_command(app, bench_arguments);
 
+  surge::worker::worker_arguments worker_arguments;
+  auto* worker_command = surge::worker::add_worker_command(app, worker_arguments);
+
   CLI11_PARSE(app, argc, argv);
   if (serve_command->parsed()) return serve(options);
+  if (worker_command->parsed()) return surge::worker::run_worker_command(worker_arguments);
   if (bench_command->parsed()) return surge::bench::run_bench_command(bench_arguments, argc, argv, surge_version);
   return 0;
 }

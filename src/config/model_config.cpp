@@ -336,6 +336,33 @@ void check_model_filename(problem_list& problems, const std::string& filename) {
   }
 }
 
+// worker_pool and upstream: where the model runs when not in this process.
+void check_remote_execution(problem_list& problems, const config::ModelConfig& config) {
+  if (config.has_worker_pool() && config.has_upstream()) {
+    problems.add("worker_pool", "a model runs on a worker pool or an upstream API, not both");
+  }
+  if (config.has_worker_pool()) {
+    const auto& pool = config.worker_pool();
+    const auto heartbeat = pool.heartbeat_ms() == 0 ? 1000u : pool.heartbeat_ms();
+    const auto claim_idle = pool.claim_idle_ms() == 0 ? 5000u : pool.claim_idle_ms();
+    // Workers re-claim long batches every heartbeat; a claim_idle no longer
+    // than that would let another worker take (and run again) a batch that
+    // is still running.
+    if (claim_idle <= heartbeat) {
+      problems.add("worker_pool.claim_idle_ms", std::to_string(claim_idle) + " must be longer than heartbeat_ms (" +
+                                                    std::to_string(heartbeat) + ")");
+    }
+  }
+  if (config.has_upstream()) {
+    const auto& url = config.upstream().url();
+    if (url.empty()) {
+      problems.add("upstream.url", "is required");
+    } else if (!url.starts_with("http://")) {
+      problems.add("upstream.url", in_quotes(url) + " must be an http:// URL");
+    }
+  }
+}
+
 void fill_defaults(config::ModelConfig& config, std::string_view directory_name) {
   if (config.name().empty()) config.set_name(std::string(directory_name));
 
@@ -363,7 +390,8 @@ void validate(problem_list& problems, const config::ModelConfig& config, std::st
   if (config.name() != directory_name) {
     problems.add("name", in_quotes(config.name()) + " does not match the model directory " + in_quotes(directory_name));
   }
-  if (config.backend().empty()) {
+  // An upstream API executes the model; nothing is loaded here.
+  if (config.backend().empty() && !config.has_upstream()) {
     if (config.platform().empty()) {
       problems.add("backend", "a backend (or platform \"pytorch_libtorch\") is required");
     } else {
@@ -380,6 +408,7 @@ void validate(problem_list& problems, const config::ModelConfig& config, std::st
   check_generation(problems, config);
   check_instance_groups(problems, config);
   check_model_filename(problems, config.default_model_filename());
+  check_remote_execution(problems, config);
 }
 
 std::string model_directory_name(const fs::path& model_dir) {

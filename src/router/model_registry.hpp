@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
+#include <vector>
 
 #include "metrics/registry.hpp"
 #include "router/model_version.hpp"
@@ -29,6 +31,13 @@ class model_registry {
   model_registry(boost::asio::any_io_executor io, metrics::registry& metrics, std::filesystem::path backend_directory);
   ~model_registry();
 
+  // Makes the instances of a model executed outside this process (a
+  // worker_pool or upstream section in its config). Without one, such a
+  // model fails to load and says why. Set before load_repository.
+  using remote_instance_factory = std::function<std::variant<std::vector<std::unique_ptr<instance>>, error>(
+      const config::ModelConfig& config, model_version& version)>;
+  void set_remote_instance_factory(remote_instance_factory factory) { remote_factory_ = std::move(factory); }
+
   // Loads every model of a Triton-layout repository. A model that fails keeps
   // its error (shown by the repository index and metadata endpoints) and the
   // others load; the return value lists the failures.
@@ -47,11 +56,14 @@ class model_registry {
                                           std::int64_t version);
   // Starts a generative version: its continuous batcher over the backend's instances.
   std::optional<std::string> start_generation(model_version& loaded, std::shared_ptr<backend_model> backend);
+  // router/remote_models.cpp
+  std::optional<std::string> load_remote_version(model_state& state, std::int64_t version);
 
   boost::asio::any_io_executor io_;
   metrics::registry& metrics_;
   std::filesystem::path backend_directory_;
   std::map<std::string, model_state, std::less<>> models_;
+  remote_instance_factory remote_factory_;
 };
 
 }  // namespace surge

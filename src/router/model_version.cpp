@@ -154,6 +154,18 @@ std::optional<error> validate_request(const config::ModelConfig& config, const i
   return std::nullopt;
 }
 
+void apply_reshape(const config::ModelConfig& config, inference_request& request) {
+  for (auto& input : request.inputs) {
+    for (const auto& spec : config.input()) {
+      if (spec.name() != input.name || !spec.has_reshape()) continue;
+      std::vector<std::int64_t> shape;
+      if (config.max_batch_size() > 0) shape.push_back(input.shape[0]);
+      shape.insert(shape.end(), spec.reshape().shape().begin(), spec.reshape().shape().end());
+      input.shape = std::move(shape);
+    }
+  }
+}
+
 model_version::model_version(config::ModelConfig config, std::int64_t version, metrics::registry& registry)
     : config_(std::move(config)),
       version_(version),
@@ -196,16 +208,9 @@ void model_version::submit(request_ptr request) {
     scheduler_->schedule(std::move(request));
     return;
   }
-  // Reshape: clients send the config's dims, the backend sees reshape.shape.
-  for (auto& input : request->inputs) {
-    for (const auto& spec : config_.input()) {
-      if (spec.name() != input.name || !spec.has_reshape()) continue;
-      std::vector<std::int64_t> shape;
-      if (config_.max_batch_size() > 0) shape.push_back(input.shape[0]);
-      shape.insert(shape.end(), spec.reshape().shape().begin(), spec.reshape().shape().end());
-      input.shape = std::move(shape);
-    }
-  }
+  // A remote worker reshapes for its own backend; sent reshaped, its
+  // validation against the config's dims would fail.
+  if (backend_) apply_reshape(config_, *request);
   // An out-of-range priority is refused by the queue; its policy lookup falls back to the default.
   const auto& policy = scheduler_options_.policy_for_level(scheduler_options_.level_of(request->priority));
   std::optional<std::chrono::microseconds> timeout = policy.default_timeout;

@@ -463,13 +463,15 @@ std::variant<tensor, error> tensor_from_binary(tensor header, std::size_t count,
 
 // ---- the request ----
 
-std::variant<tensor, error> decode_input(const json_value& input, std::size_t position, binary_section& section) {
-  const std::string where = "inputs[" + std::to_string(position) + "]";
+// `kind` is "input" or "output": a response's outputs have the inputs' form.
+std::variant<tensor, error> decode_tensor(const json_value& input, std::size_t position, binary_section& section,
+                                          std::string_view kind = "input") {
+  const std::string where = std::string(kind) + "s[" + std::to_string(position) + "]";
   if (!input.IsObject()) return invalid(where + " must be an object, got " + json_type_name(input));
   const auto* name = find_member(input, "name");
   if (!name) return invalid(where + " has no \"name\"");
   if (!name->IsString()) return invalid(where + ": \"name\" must be a string, got " + json_type_name(*name));
-  const std::string label = quoted_label("input", string_of(*name));
+  const std::string label = quoted_label(kind, string_of(*name));
 
   tensor header;
   header.name.assign(string_of(*name));
@@ -624,7 +626,7 @@ std::variant<decoded_infer_request, error> decode_infer_request(std::shared_ptr<
   binary_section section{body, header_size, 0, json_length.has_value()};
   request.inputs.reserve(inputs->Size());
   for (rapidjson::SizeType i = 0; i < inputs->Size(); ++i) {
-    auto decoded = decode_input((*inputs)[i], i, section);
+    auto decoded = decode_tensor((*inputs)[i], i, section);
     if (auto* failure = std::get_if<error>(&decoded)) return std::move(*failure);
     auto& input = std::get<tensor>(decoded);
     for (const auto& earlier : request.inputs) {
@@ -641,6 +643,41 @@ std::variant<decoded_infer_request, error> decode_infer_request(std::shared_ptr<
     if (auto failure = decode_requested_outputs(*outputs, request)) return std::move(*failure);
   }
   return request;
+}
+
+std::variant<decoded_infer_response, error> decode_infer_response(std::shared_ptr<const std::string> body,
+                                                                  std::optional<std::size_t> json_length) {
+  if (!body) body = std::make_shared<const std::string>();
+  if (json_length && *json_length > body->size()) {
+    return invalid("header length " + std::to_string(*json_length) + " is larger than the " +
+                   std::to_string(body->size()) + "-byte body");
+  }
+  const std::size_t header_size = json_length.value_or(body->size());
+  rapidjson::Document document;
+  document.Parse<parse_flags>(body->data(), header_size);
+  if (document.HasParseError()) {
+    return invalid("malformed JSON at offset " + std::to_string(document.GetErrorOffset()) + ": " +
+                   rapidjson::GetParseError_En(document.GetParseError()));
+  }
+  if (!document.IsObject()) return invalid("the response must be a JSON object, got " + json_type_name(document));
+
+  decoded_infer_response response;
+  if (const auto* id = find_member(document, "id"); id && id->IsString()) response.id.assign(string_of(*id));
+  const auto* outputs = find_member(document, "outputs");
+  if (!outputs) return invalid("the response has no \"outputs\"");
+  if (!outputs->IsArray()) return invalid("\"outputs\" must be an array, got " + json_type_name(*outputs));
+  binary_section section{body, header_size, 0, json_length.has_value()};
+  response.outputs.reserve(outputs->Size());
+  for (rapidjson::SizeType i = 0; i < outputs->Size(); ++i) {
+    auto decoded = decode_tensor((*outputs)[i], i, section, "output");
+    if (auto* failure = std::get_if<error>(&decoded)) return std::move(*failure);
+    response.outputs.push_back(std::get<tensor>(std::move(decoded)));
+  }
+  if (section.used != section.size()) {
+    return invalid("the binary section holds " + std::to_string(section.size()) +
+                   " bytes but the outputs' binary_data_size values add up to " + std::to_string(section.used));
+  }
+  return response;
 }
 
 namespace {
@@ -918,6 +955,76 @@ encoded_infer_response encode_infer_response(std::string_view model_name, std::i
     }
   }
   return response;
+}
+
+encoded_infer_request encode_infer_request(std::string_view id, const std::vector<tensor>& inputs,
+                                           const std::vector<std::string>& requested_outputs) {
+  std::size_t estimate = 64 + id.size();
+  std::size_t binary_size = 0;
+  for (const auto& input : inputs) {
+    estimate += 96 + input.name.size() + 21 * input.shape.size();
+    binary_size += input.data.size();
+  }
+  for (const auto& name : requested_outputs) estimate += 64 + name.size();
+
+  rapidjson::StringBuffer buffer(nullptr, estimate);
+  json_writer writer(buffer);
+  writer.StartObject();
+  if (!id.empty()) {
+    writer.Key("id");
+    write_string(writer, id);
+  }
+  writer.Key("inputs");
+  writer.StartArray();
+  for (const auto& input : inputs) {
+    writer.StartObject();
+    writer.Key("name");
+    write_string(writer, input.name);
+    writer.Key("datatype");
+    write_string(writer, kserve_name(input.type));
+    writer.Key("shape");
+    writer.StartArray();
+    for (const auto dim : input.shape) writer.Int64(dim);
+    writer.EndArray();
+    writer.Key("parameters");
+    writer.StartObject();
+    writer.Key("binary_data_size");
+    writer.Uint64(input.data.size());
+    writer.EndObject();
+    writer.EndObject();
+  }
+  writer.EndArray();
+  if (!requested_outputs.empty()) {
+    writer.Key("outputs");
+    writer.StartArray();
+    for (const auto& name : requested_outputs) {
+      writer.StartObject();
+      writer.Key("name");
+      write_string(writer, name);
+      writer.Key("parameters");
+      writer.StartObject();
+      writer.Key("binary_data");
+      writer.Bool(true);
+      writer.EndObject();
+      writer.EndObject();
+    }
+    writer.EndArray();
+  }
+  writer.Key("parameters");
+  writer.StartObject();
+  writer.Key("binary_data_output");
+  writer.Bool(true);
+  writer.EndObject();
+  writer.EndObject();
+
+  encoded_infer_request request;
+  request.body.reserve(buffer.GetSize() + binary_size);
+  request.body.append(buffer.GetString(), buffer.GetSize());
+  request.json_length = request.body.size();
+  for (const auto& input : inputs) {
+    request.body.append(reinterpret_cast<const char*>(input.data.data()), input.data.size());
+  }
+  return request;
 }
 
 std::string encode_error(std::string_view message) {

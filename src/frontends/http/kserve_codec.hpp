@@ -63,6 +63,32 @@ encoded_infer_response encode_infer_response(std::string_view model_name, std::i
                                              const std::vector<requested_output>& requested,
                                              bool binary_outputs_default);
 
+// The other direction, for a server that forwards requests (the Redis
+// Streams gateway, the upstream instance) and reads the answers back.
+
+struct encoded_infer_request {
+  std::string body;         // JSON, then every input's bytes in input order
+  std::size_t json_length;  // the JSON header's length
+};
+
+// Every input travels as binary data and every requested output is asked
+// for as binary data (binary_data_output for the rest), so nothing is
+// converted to text on either side.
+encoded_infer_request encode_infer_request(std::string_view id, const std::vector<tensor>& inputs,
+                                           const std::vector<std::string>& requested_outputs);
+
+struct decoded_infer_response {
+  std::string id;
+  // Binary outputs are views into the body (owner: the body).
+  std::vector<tensor> outputs;
+};
+
+// An infer response's JSON header and binary section, as encode_infer_response
+// writes them (JSON "data" or binary_data_size per output). Failures are
+// invalid_argument naming the output.
+std::variant<decoded_infer_response, error> decode_infer_response(std::shared_ptr<const std::string> body,
+                                                                  std::optional<std::size_t> json_length);
+
 // {"error":"<message>"}, the body of every KServe v2 error response.
 std::string encode_error(std::string_view message);
 
