@@ -456,7 +456,7 @@ void redis_gateway::answer(std::uint64_t id, std::optional<error> failure, std::
   auto& request = *pending.request;
   const bool failed = failure.has_value();
   if (!failure) {
-    request.sink->send(inference_response{select_outputs(std::move(outputs), request.requested_outputs)});
+    request.sink->send(inference_response{select_outputs(std::move(outputs), request.requested_outputs), {}});
   }
   request.sink->finish(std::move(failure));
   settle(pending.batch, failed);

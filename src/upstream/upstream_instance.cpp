@@ -157,7 +157,7 @@ asio::awaitable<void> upstream_instance::run(std::vector<request_ptr> batch, don
       request.sink->finish(failure);
       continue;
     }
-    request.sink->send(inference_response{select_outputs(std::move(per_request[i]), request.requested_outputs)});
+    request.sink->send(inference_response{select_outputs(std::move(per_request[i]), request.requested_outputs), {}});
     request.sink->finish(std::nullopt);
   }
 
