@@ -17,6 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 import torch
 from torch import nn
 
@@ -298,6 +300,19 @@ def make_identity_fp32(repo: Path) -> str:
     return "no weights"
 
 
+def make_kjv_lm(repo: Path) -> str:
+    # A language model trained for a few minutes (scripts/train_lm.py).
+    import train_lm
+
+    return train_lm.build(repo / "kjv_lm")
+
+
+def kjv_lm_is_current(model_dir: Path) -> bool:
+    import train_lm
+
+    return train_lm.is_current(model_dir)
+
+
 # Each model: the files whose presence means it is complete, and its maker.
 MODELS = {
     "iris": (["config.pbtxt", "1/model.pt", "accuracy.txt"], make_iris),
@@ -306,7 +321,12 @@ MODELS = {
     "mlp_nobatch": (["config.pbtxt", "1/model.pt"], make_mlp_nobatch),
     "resnet18": (["config.pbtxt", "1/model.pt"], make_resnet18),
     "identity_fp32": (["config.pbtxt", "1"], make_identity_fp32),
+    "kjv_lm": (["config.pbtxt", "1/model.pt", "1/tokenizer.model", "1/greedy_reference.json"], make_kjv_lm),
 }
+
+# Models whose files can exist yet be stale: rebuilt when the check says so.
+# kjv_lm takes minutes to train, so only a change to its script retrains it.
+IS_CURRENT = {"kjv_lm": kjv_lm_is_current}
 
 
 def main() -> int:
@@ -321,7 +341,8 @@ def main() -> int:
     for name in args.only or MODELS:
         files, make = MODELS[name]
         model_dir = args.output / name
-        if not args.force and all((model_dir / f).exists() for f in files):
+        current = IS_CURRENT.get(name, lambda _: True)
+        if not args.force and all((model_dir / f).exists() for f in files) and current(model_dir):
             print(f"{name}: exists, skipped (--force rewrites it)")
             continue
         began = time.monotonic()

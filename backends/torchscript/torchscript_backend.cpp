@@ -19,9 +19,9 @@
 #include <surge/backend_helpers.hpp>
 
 #include <ATen/Parallel.h>
-#include <dlfcn.h>
-#include <sched.h>
 #include <torch/script.h>
+
+#include "common/torch_threads.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -30,7 +30,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 namespace sdk = surge::backend_sdk;
@@ -94,28 +93,6 @@ std::string last_line(std::string_view text) {
   return std::string(newline == std::string_view::npos ? text : text.substr(newline + 1));
 }
 
-int available_cpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
-  return std::max(1u, std::thread::hardware_concurrency());
-}
-
-// libtorch does not pass its thread count on to OpenBLAS, whose own pool would
-// otherwise run a thread per core inside every matmul of every instance. The
-// symbol is looked up through this library's own dependencies because the
-// server loads backends with RTLD_LOCAL.
-void set_blas_threads(int threads) {
-  static const char anchor = 0;
-  Dl_info info{};
-  if (dladdr(&anchor, &info) == 0 || info.dli_fname == nullptr) return;
-  void* self = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
-  if (self == nullptr) return;
-  using set_threads_fn = void (*)(int);
-  if (auto* set = reinterpret_cast<set_threads_fn>(dlsym(self, "openblas_set_num_threads"))) set(threads);
-  dlclose(self);
-}
-
 }  // namespace
 
 struct surge_model {
@@ -144,13 +121,8 @@ void apply_thread_parameters(surge_model& model, const sdk::parameter_map& param
   if (auto intra = parameters.get_int("intra_op_threads")) {
     if (*intra < 1) sdk::fail(SURGE_ERROR_UNSUPPORTED, "parameter 'intra_op_threads' must be at least 1");
     model.intra_op_threads = static_cast<int>(*intra);
-    at::set_num_threads(model.intra_op_threads);
-    set_blas_threads(model.intra_op_threads);
-  } else if (at::get_num_threads() > available_cpus()) {
-    // libtorch sizes its default from the machine's cores, which overcommits a
-    // process confined to fewer CPUs (a container, taskset).
-    at::set_num_threads(available_cpus());
   }
+  surge::torch_threads::apply_intra_op_threads(model.intra_op_threads);
 
   if (auto inter = parameters.get_int("inter_op_threads")) {
     if (*inter < 1) sdk::fail(SURGE_ERROR_UNSUPPORTED, "parameter 'inter_op_threads' must be at least 1");
@@ -369,11 +341,7 @@ extern "C" SURGE_BACKEND_EXPORT surge_error* surge_instance_execute(surge_instan
                                                                     void* allocator_context) {
   return sdk::guard([&] {
     surge_model& model = *instance->model;
-    // Thread counts live per OpenMP thread; a model loaded later may have
-    // changed the process default this thread started with.
-    if (model.intra_op_threads != 0 && at::get_num_threads() != model.intra_op_threads) {
-      at::set_num_threads(model.intra_op_threads);
-    }
+    surge::torch_threads::reapply_intra_op_threads(model.intra_op_threads);
     c10::InferenceMode inference_mode;
 
     std::vector<c10::IValue> positional;
