@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "bench/bench_report.hpp"
+#include "bench/kserve_grpc_target.hpp"
 #include "bench/kserve_http_target.hpp"
 #include "bench/load_loop.hpp"
 
@@ -40,7 +41,17 @@ bool take(parsed<T> result, T& into, std::string& problem) {
 std::optional<std::string> finish_options(bench_arguments& arguments) {
   auto& options = arguments.options;
   std::string problem;
+  if (!take(parse_protocol(arguments.protocol), options.protocol, problem)) return problem;
+  if (options.protocol == bench_protocol::grpc) {
+    const bool url_given = arguments.url_option && arguments.url_option->count() > 0;
+    if (!url_given) options.url = "127.0.0.1:8001";
+    if (options.url.starts_with("grpc://")) options.url.erase(0, 7);
+    if (options.binary) return std::string("--binary is HTTP's binary tensor extension; gRPC always sends tensors raw");
+  }
   if (!take(parse_url(options.url), options.address, problem)) return problem;
+  if (options.protocol == bench_protocol::grpc && !options.address.base_path.empty()) {
+    return "url '" + options.url + "': a gRPC address is HOST:PORT, without a path";
+  }
   if (!take(parse_concurrency_list(arguments.concurrency), options.concurrency, problem)) return problem;
   if (!arguments.rate.empty() && !take(parse_rate_list(arguments.rate), options.rates, problem)) return problem;
   if (!take(parse_arrival(arguments.arrival), options.arrival, problem)) return problem;
@@ -95,7 +106,13 @@ asio::awaitable<int> bench_main(const bench_options& options, run_context& conte
   using namespace asio::experimental::awaitable_operators;
   const auto executor = co_await asio::this_coro::executor;
 
-  kserve_http_target target(executor, options);
+  std::unique_ptr<load_target> chosen;
+  if (options.protocol == bench_protocol::grpc) {
+    chosen = std::make_unique<kserve_grpc_target>(executor, options);
+  } else {
+    chosen = std::make_unique<kserve_http_target>(executor, options);
+  }
+  auto& target = *chosen;
   if (auto problem = co_await target.prepare()) {
     std::cerr << "surge bench: " << *problem << std::endl;
     co_return setup_failure;
@@ -125,7 +142,7 @@ asio::awaitable<int> bench_main(const bench_options& options, run_context& conte
 
   if (options.json) {
     std::cout << format_json(context, results) << std::flush;
-  } else if (const auto notes = format_footnotes(results); !notes.empty()) {
+  } else if (const auto notes = format_footnotes(context, results); !notes.empty()) {
     std::cout << "\n" << notes << std::flush;
   }
   // The target summary lives in this frame; the caller must not use it after.
@@ -138,7 +155,12 @@ asio::awaitable<int> bench_main(const bench_options& options, run_context& conte
 CLI::App* add_bench_command(CLI::App& app, bench_arguments& arguments) {
   auto& options = arguments.options;
   auto* command = app.add_subcommand("bench", "Measure a KServe v2 server's throughput and latency under load");
-  command->add_option("--url", options.url, "Server to load: http://HOST:PORT")->capture_default_str();
+  command->add_option("--protocol", arguments.protocol, "KServe v2 over http or grpc")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"http", "grpc"}));
+  arguments.url_option =
+      command->add_option("--url", options.url, "Server to load: http://HOST:PORT (grpc: HOST:PORT, default 127.0.0.1:8001)")
+          ->capture_default_str();
   command->add_option("--model", options.model, "Model to send requests to")->required();
   command->add_option("--version", options.version, "Model version (default: the server's choice)");
   auto* concurrency =

@@ -152,6 +152,12 @@ parsed<arrival_process> parse_arrival(std::string_view text) {
   return "arrival " + quoted(text) + " is neither constant nor poisson";
 }
 
+parsed<bench_protocol> parse_protocol(std::string_view text) {
+  if (text == "http") return bench_protocol::http;
+  if (text == "grpc") return bench_protocol::grpc;
+  return "protocol " + quoted(text) + " is neither http nor grpc";
+}
+
 std::string quote_command_line(int argc, const char* const* argv) {
   std::string line;
   for (int i = 0; i < argc; ++i) {

@@ -33,8 +33,14 @@ struct shape_override {
   std::vector<std::int64_t> dims;
 };
 
+enum class bench_protocol {
+  http,  // KServe v2 REST over HTTP/1.1 keep-alive connections
+  grpc,  // KServe v2 gRPC (inference.GRPCInferenceService/ModelInfer) on one HTTP/2 channel
+};
+
 struct bench_options {
-  std::string url{"http://127.0.0.1:8000"};
+  bench_protocol protocol{bench_protocol::http};
+  std::string url{"http://127.0.0.1:8000"};  // gRPC: HOST:PORT, default 127.0.0.1:8001
   server_address address;  // parsed from url
   std::string model;
   std::string version;  // empty: the server's default version
@@ -82,6 +88,8 @@ parsed<shape_override> parse_shape_override(std::string_view text);
 parsed<server_address> parse_url(std::string_view text);
 
 parsed<arrival_process> parse_arrival(std::string_view text);
+
+parsed<bench_protocol> parse_protocol(std::string_view text);  // "http" or "grpc"
 
 // A shell-safe rendering of argv, for reports that say how figures were made.
 std::string quote_command_line(int argc, const char* const* argv);

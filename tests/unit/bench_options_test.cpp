@@ -124,5 +124,11 @@ TEST(BenchOptions, CommandLinesAreQuotedOnlyWhereTheShellNeedsIt) {
             "surge bench --model 'my model' --concurrency 1,4 --url=http://h:1 'it'\\''s' ''");
 }
 
+TEST(BenchOptions, ProtocolsAreHttpOrGrpc) {
+  EXPECT_EQ(std::get<bench_protocol>(parse_protocol("http")), bench_protocol::http);
+  EXPECT_EQ(std::get<bench_protocol>(parse_protocol("grpc")), bench_protocol::grpc);
+  EXPECT_EQ(std::get<std::string>(parse_protocol("h2")), "protocol 'h2' is neither http nor grpc");
+}
+
 }  // namespace
 }  // namespace surge::bench
