@@ -484,6 +484,48 @@ def test_stream_final_response_flag(surge):
         client.stop_stream()
 
 
+def test_decoupled_model_streams_then_flags_an_empty_final_response(surge_factory, tmp_path):
+    # The identity backend answers once; declared decoupled, its answer is
+    # streamed as it comes and the end of the request is a separate message.
+    model = "decoupled_identity"
+    repository = tmp_path / "models"
+    write_model(repository, model, identity_config(model, extra="model_transaction_policy { decoupled: true }"))
+    server = surge_factory(repository)
+    client = _client(server)
+    values = np.full((1, 3), 4.0, np.float32)
+
+    with pytest.raises(InferenceServerException) as raised:
+        client.infer(model, [_input("INPUT0", values)])
+    assert raised.value.status() == "StatusCode.INVALID_ARGUMENT"
+    assert "decoupled" in raised.value.message() and "ModelStreamInfer" in raised.value.message()
+
+    answers: queue.Queue = queue.Queue()
+    client.start_stream(callback=lambda result, error: answers.put((result, error)))
+    try:
+        client.async_stream_infer(model, [_input("INPUT0", values)], request_id="d-1", enable_empty_final_response=True)
+        first, error = answers.get(timeout=RPC_TIMEOUT_S)
+        assert error is None, error
+        assert first.get_response().id == "d-1"
+        assert first.get_response().parameters["triton_final_response"].bool_param is False
+        np.testing.assert_array_equal(first.as_numpy("OUTPUT0"), values)
+        final, error = answers.get(timeout=RPC_TIMEOUT_S)
+        assert error is None, error
+        response = final.get_response()
+        assert response.id == "d-1" and len(response.outputs) == 0
+        assert response.parameters["triton_final_response"].bool_param is True
+
+        # Without the flag: the responses only, as Triton sends them.
+        client.async_stream_infer(model, [_input("INPUT0", values)], request_id="d-2")
+        only, error = answers.get(timeout=RPC_TIMEOUT_S)
+        assert error is None and only.get_response().id == "d-2"
+        assert "triton_final_response" not in only.get_response().parameters
+        client.async_stream_infer(model, [_input("INPUT0", values)], request_id="d-3")
+        after, error = answers.get(timeout=RPC_TIMEOUT_S)
+        assert error is None and after.get_response().id == "d-3", "no stray final message for d-2"
+    finally:
+        client.stop_stream()
+
+
 # ---------------------------------------------------------------------------
 # Cancellation: a cancelled call's request never runs
 
