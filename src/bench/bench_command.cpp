@@ -158,9 +158,10 @@ CLI::App* add_bench_command(CLI::App& app, bench_arguments& arguments) {
   command->add_option("--protocol", arguments.protocol, "KServe v2 over http or grpc")
       ->capture_default_str()
       ->check(CLI::IsMember({"http", "grpc"}));
-  arguments.url_option =
-      command->add_option("--url", options.url, "Server to load: http://HOST:PORT (grpc: HOST:PORT, default 127.0.0.1:8001)")
-          ->capture_default_str();
+  arguments.url_option = command
+                             ->add_option("--url", options.url,
+                                          "Server to load: http://HOST:PORT (grpc: HOST:PORT, default 127.0.0.1:8001)")
+                             ->capture_default_str();
   command->add_option("--model", options.model, "Model to send requests to")->required();
   command->add_option("--version", options.version, "Model version (default: the server's choice)");
   auto* concurrency =

@@ -150,7 +150,8 @@ asio::awaitable<std::optional<std::string>> kserve_grpc_target::prepare() {
       co_return "the server at " + target + " has no model '" + options_.model + "'" +
           (options_.version.empty() ? "" : " version " + options_.version) + ": " + status.error_message();
     }
-    if (status.error_code() == grpc::StatusCode::UNAVAILABLE || status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    const auto code = status.error_code();
+    if (code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::DEADLINE_EXCEEDED) {
       co_return "cannot reach the gRPC server at " + target + " (" + status_text(status) + ")";
     }
     if (!status.ok()) co_return "ModelMetadata for '" + options_.model + "' failed: " + status_text(status);
@@ -158,7 +159,10 @@ asio::awaitable<std::optional<std::string>> kserve_grpc_target::prepare() {
   std::vector<input_spec> inputs;
   for (const auto& input : metadata.inputs()) {
     const auto type = parse_kserve_data_type(input.datatype());
-    if (!type) co_return "model '" + options_.model + "': input '" + input.name() + "' has unknown datatype '" + input.datatype() + "'";
+    if (!type) {
+      co_return "model '" + options_.model + "': input '" + input.name() + "' has unknown datatype '" +
+          input.datatype() + "'";
+    }
     inputs.push_back({input.name(), *type, {input.shape().begin(), input.shape().end()}});
   }
   if (inputs.empty()) co_return "model '" + options_.model + "': its metadata lists no inputs";

@@ -159,7 +159,8 @@ TEST_P(SynthesizedBodies, RawTensorsCarryTheBinaryBodysBytes) {
     message->add_raw_input_contents(raw.tensors[i]);
   }
   const auto decoded = grpc_frontend::decode_infer_request(*message, message);
-  ASSERT_TRUE(std::holds_alternative<grpc_frontend::decoded_infer_request>(decoded)) << std::get<error>(decoded).message;
+  ASSERT_TRUE(std::holds_alternative<grpc_frontend::decoded_infer_request>(decoded))
+      << std::get<error>(decoded).message;
   EXPECT_EQ(bytes_of(std::get<grpc_frontend::decoded_infer_request>(decoded).inputs[0]), raw.tensors[0]);
 }
 

@@ -61,7 +61,9 @@ std::vector<T> values_of(const tensor& t) {
   return out;
 }
 
-std::string bytes_of(const tensor& t) { return std::string(reinterpret_cast<const char*>(t.data.data()), t.data.size()); }
+std::string bytes_of(const tensor& t) {
+  return std::string(reinterpret_cast<const char*>(t.data.data()), t.data.size());
+}
 
 std::string framed(const std::vector<std::string>& elements) {
   std::string out;
@@ -88,7 +90,8 @@ TEST(grpc_infer_codec, raw_input_is_a_view_into_the_message) {
   EXPECT_EQ(input.name, "INPUT0");
   EXPECT_EQ(input.type, data_type::fp32);
   EXPECT_EQ(input.shape, (std::vector<std::int64_t>{2, 2}));
-  EXPECT_EQ(static_cast<const void*>(input.data.data()), static_cast<const void*>(message->raw_input_contents(0).data()));
+  EXPECT_EQ(static_cast<const void*>(input.data.data()),
+            static_cast<const void*>(message->raw_input_contents(0).data()));
   EXPECT_EQ(values_of<float>(input), (std::vector<float>{1.f, 2.f, 3.f, 4.f}));
 
   // The tensor keeps the message alive on its own.
@@ -162,10 +165,14 @@ TEST(grpc_infer_codec, typed_contents_are_converted_to_the_datatype) {
   add_input(*message, "D", "FP64", {1}).mutable_contents()->add_fp64_contents(1e300);
   append(add_input(*message, "I8", "INT8", {2}).mutable_contents()->mutable_int_contents(), {-128, 127});
   add_input(*message, "I16", "INT16", {1}).mutable_contents()->add_int_contents(-300);
-  add_input(*message, "I64", "INT64", {1}).mutable_contents()->add_int64_contents(std::numeric_limits<std::int64_t>::min());
+  add_input(*message, "I64", "INT64", {1})
+      .mutable_contents()
+      ->add_int64_contents(std::numeric_limits<std::int64_t>::min());
   add_input(*message, "U8", "UINT8", {1}).mutable_contents()->add_uint_contents(255);
   add_input(*message, "U16", "UINT16", {1}).mutable_contents()->add_uint_contents(65535);
-  add_input(*message, "U64", "UINT64", {1}).mutable_contents()->add_uint64_contents(std::numeric_limits<std::uint64_t>::max());
+  add_input(*message, "U64", "UINT64", {1})
+      .mutable_contents()
+      ->add_uint64_contents(std::numeric_limits<std::uint64_t>::max());
   append(add_input(*message, "B", "BOOL", {3}).mutable_contents()->mutable_bool_contents(), {true, false, true});
   auto& text = *add_input(*message, "S", "BYTES", {2}).mutable_contents();
   text.add_bytes_contents("");

@@ -59,7 +59,8 @@ void fill_model_statistics(const model_version& model, inference::ModelStatistic
   }
 }
 
-void fill_repository_index(const model_registry& models, bool ready_only, inference::RepositoryIndexResponse& response) {
+void fill_repository_index(const model_registry& models, bool ready_only,
+                           inference::RepositoryIndexResponse& response) {
   for (const auto& [name, state] : models.models()) {
     const bool ready = state.error.empty();
     if (ready_only && !ready) continue;

@@ -18,6 +18,7 @@ void fill_model_statistics(const model_version& model, inference::ModelStatistic
 
 // Every model of the repository with its highest version and READY or
 // UNAVAILABLE (with the reason); `ready_only` leaves out the unavailable.
-void fill_repository_index(const model_registry& models, bool ready_only, inference::RepositoryIndexResponse& response);
+void fill_repository_index(const model_registry& models, bool ready_only,
+                           inference::RepositoryIndexResponse& response);
 
 }  // namespace surge::grpc_frontend

@@ -78,7 +78,9 @@ class infer_sink final : public response_sink {
     grpc::Status status;
     if (failure) {
       status = to_status(*failure);
-      if (failure->retry_after) context_->AddTrailingMetadata("retry-after", std::to_string(failure->retry_after->count()));
+      if (failure->retry_after) {
+        context_->AddTrailingMetadata("retry-after", std::to_string(failure->retry_after->count()));
+      }
     } else {
       std::optional<inference_response> response;
       {
