@@ -32,7 +32,9 @@ from surge_e2e import (
 )
 
 RPC_TIMEOUT_S = 30.0
-SLOW_US = 300_000  # a running batch that requests can queue behind
+# A running batch that requests queue behind: long enough that a test can
+# see them queued and act before it ends, even on a busy machine.
+SLOW_US = 1_000_000
 
 IRIS_ROWS = np.asarray([[5.1, 3.5, 1.4, 0.2], [6.4, 3.2, 4.5, 1.5], [6.3, 3.3, 6.0, 2.5]], dtype=np.float32)
 
@@ -194,24 +196,26 @@ def test_typed_contents_hand_built(surge):
     np.testing.assert_allclose(probabilities, _http_iris(surge), rtol=1e-6, atol=1e-7)
 
 
+def _identity_of_types(name: str, datatypes) -> str:
+    """config.pbtxt of an identity model with input IN_<T> echoed as OUT_<T> for each datatype."""
+
+    def tensors(prefix: str) -> str:
+        return ", ".join(
+            f'{{ name: "{prefix}_{t}" data_type: TYPE_{"STRING" if t == "BYTES" else t} dims: [ -1 ] }}'
+            for t in datatypes
+        )
+
+    return (
+        f'name: "{name}"\nbackend: "identity"\nmax_batch_size: 4\n'
+        f"input [ {tensors('IN')} ]\noutput [ {tensors('OUT')} ]\ndynamic_batching {{ }}\n"
+    )
+
+
 @pytest.fixture
 def every_type_server(surge_factory, tmp_path):
     """An identity model with one input (and its echo) per KServe datatype."""
-    names = list(ALL_TYPES)
-    inputs = ", ".join(f'{{ name: "IN_{t}" data_type: TYPE_{"STRING" if t == "BYTES" else t} dims: [ -1 ] }}' for t in names)
-    outputs = ", ".join(f'{{ name: "OUT_{t}" data_type: TYPE_{"STRING" if t == "BYTES" else t} dims: [ -1 ] }}' for t in names)
-    config = "\n".join(
-        [
-            'name: "every_type"',
-            'backend: "identity"',
-            "max_batch_size: 4",
-            f"input [ {inputs} ]",
-            f"output [ {outputs} ]",
-            "dynamic_batching { }",
-        ]
-    )
     repository = tmp_path / "models"
-    write_model(repository, "every_type", config + "\n")
+    write_model(repository, "every_type", _identity_of_types("every_type", ALL_TYPES))
     return surge_factory(repository)
 
 
@@ -248,11 +252,8 @@ def test_half_floats_cannot_be_typed(every_type_server, datatype):
 
 def test_typed_contents_of_every_kind(surge_factory, tmp_path):
     typed = [t for t, (_, field, _) in ALL_TYPES.items() if field is not None]
-    names = [f"{{ name: \"IN_{t}\" data_type: TYPE_{'STRING' if t == 'BYTES' else t} dims: [ -1 ] }}" for t in typed]
-    outs = [f"{{ name: \"OUT_{t}\" data_type: TYPE_{'STRING' if t == 'BYTES' else t} dims: [ -1 ] }}" for t in typed]
-    config = f'name: "typed"\nbackend: "identity"\nmax_batch_size: 4\ninput [ {", ".join(names)} ]\noutput [ {", ".join(outs)} ]\n'
     repository = tmp_path / "models"
-    write_model(repository, "typed", config)
+    write_model(repository, "typed", _identity_of_types("typed", typed))
     server = surge_factory(repository)
 
     request = service_pb2.ModelInferRequest(model_name="typed")
@@ -333,7 +334,8 @@ def test_wrong_shape_is_invalid_argument_naming_the_tensor(surge):
 @pytest.mark.parametrize(
     "mutate,expected",
     [
-        (lambda r: r.raw_input_contents.__setitem__(0, b"\x00" * 12), ["'INPUT0'", "raw_input_contents[0]", "12 bytes"]),
+        (lambda r: r.raw_input_contents.__setitem__(0, b"\x00" * 12),
+         ["'INPUT0'", "raw_input_contents[0]", "12 bytes"]),
         (lambda r: setattr(r.inputs[0], "datatype", "FP64"), ["'INPUT0'", "FP64"]),
         (lambda r: setattr(r.inputs[0], "datatype", "FLOAT"), ["'INPUT0'", "unknown datatype"]),
         (lambda r: r.raw_input_contents.append(b""), ["raw_input_contents has 2 entries for 1 inputs"]),
@@ -377,7 +379,8 @@ def test_message_over_the_limit_is_resource_exhausted(surge_factory, tmp_path):
 def test_full_queue_is_unavailable_with_retry_after(surge_factory, tmp_path):
     model = "bounded_identity"
     repository = tmp_path / "models"
-    write_model(repository, model, identity_config(model, max_batch_size=1, execute_delay_us=SLOW_US, max_queue_size=1))
+    config = identity_config(model, max_batch_size=1, execute_delay_us=SLOW_US, max_queue_size=1)
+    write_model(repository, model, config)
     server = surge_factory(repository)
     client = _client(server)
     answers: queue.Queue = queue.Queue()
@@ -551,8 +554,11 @@ def _assert_only_first_and_last_ran(server, client, model):
 @pytest.mark.parametrize("how", ["cancel", "client_timeout"])
 def test_cancelled_call_is_dropped_before_execution(surge_factory, tmp_path, how):
     model = "cancellable_identity"
-    # Long enough that a client deadline passes while the second request waits.
-    server = _slow_server(surge_factory, tmp_path, model, execute_delay_us=1_000_000)
+    # The client's deadline must pass while the second request waits behind
+    # the first, and not before the server has it, even on a busy machine.
+    client_timeout_s = 1.5
+    delay_us = 3_000_000 if how == "client_timeout" else SLOW_US
+    server = _slow_server(surge_factory, tmp_path, model, execute_delay_us=delay_us)
     client = _client(server)
     first: queue.Queue = queue.Queue()
     client.async_infer(model, [_input("INPUT0", np.zeros((1, 2), np.float32))],
@@ -564,7 +570,7 @@ def test_cancelled_call_is_dropped_before_execution(surge_factory, tmp_path, how
         model,
         [_input("INPUT0", np.ones((1, 2), np.float32))],
         callback=lambda result, error: second.put((result, error)),
-        client_timeout=0.5 if how == "client_timeout" else None,
+        client_timeout=client_timeout_s if how == "client_timeout" else None,
     )
     wait_held(server, model, at_least=2, queued_at_least=1)
     if how == "cancel":
@@ -614,7 +620,7 @@ def _not_ready(client) -> bool:
 
 def test_sigterm_drains_grpc_calls_and_closes_streams(surge_factory, tmp_path):
     model = "draining_identity"
-    server = _slow_server(surge_factory, tmp_path, model, execute_delay_us=1_000_000)
+    server = _slow_server(surge_factory, tmp_path, model)
     client = _client(server)
     in_flight: queue.Queue = queue.Queue()
     values = np.full((1, 2), 3.0, np.float32)
