@@ -2,23 +2,26 @@
 # Every benchmark, one after another, then the plots and docs/benchmarks.md:
 #   1. bench/run_core.sh             surge's HTTP path beside nginx -> bench/results/core.md
 #      bench/run_batching.sh         mlp vs mlp_nobatch, resnet18 (surge bench) -> bench/results/batching.*
+#      bench/run_generation.sh       kjv_lm, continuous vs static batching at 64 streams (surge bench
+#                                    --protocol openai), then genai-perf -> bench/results/generation.*
 #   2. bench/peers/run_peers.sh      surge beside LitServe, Ray Serve, BentoML, TorchServe,
 #                                    async-batcher -> bench/results/peers.{md,json}
 #   3. perf_analyzer (tritonclient)  against surge's mlp -> bench/results/perf_analyzer.{txt,json}
 #   4. bench/plots/plot.py           -> docs/img/*_throughput_p99.png
 #   5. generated sections spliced into docs/benchmarks.md between markers
-#      (<!-- NAME:begin --> ... <!-- NAME:end --> for core, batching, peers); the
+#      (<!-- NAME:begin --> ... <!-- NAME:end --> for core, batching, generation, peers); the
 #      rest of the file, the analysis written by hand, is left alone
 # Loopback only. Needs `make build models` and scripts/install-bench-deps
 # (`make bench` does all three). A step that fails is reported and the
 # others still run; the exit status is non-zero if any step failed.
 #
-#   bench/run_all.sh                 # ~13 min with the default 15 s per point
+#   bench/run_all.sh                 # ~17 min with the default 15 s per point
 #   DURATION=10 bench/run_all.sh     # ~10 min
 #
 # Environment: DURATION [15] and WARMUP [3] go to run_core.sh and run_peers.sh;
 # PEERS, CONCURRENCY, SERVER_CPUS, CLIENT_CPUS as in run_peers.sh;
-# SKIP ["" or any of: core batching peers perf_analyzer plots docs];
+# SKIP ["" or any of: core batching generation peers perf_analyzer plots docs];
+# GENERATION_DURATION [60] and GENERATION_WARMUP [10] go to run_generation.sh;
 # PA_CONCURRENCY [1:64:4] perf_analyzer's --concurrency-range; PA_TIMEOUT [300] s.
 set -uo pipefail
 
@@ -48,6 +51,11 @@ fi
 if ! skipped batching; then
   step "batching: bench/run_batching.sh"
   bench/run_batching.sh >/dev/null || failed+=("batching (bench/run_batching.sh exited $?)")
+fi
+
+if ! skipped generation; then
+  step "generation: bench/run_generation.sh"
+  bench/run_generation.sh >/dev/null || failed+=("generation (bench/run_generation.sh exited $?)")
 fi
 
 # ---- 2. peers -----------------------------------------------------------------
@@ -163,6 +171,7 @@ splice_docs() {
     splice_section core "$results/core_section.md" || rc=1
   fi
   [ -f "$results/batching_section.md" ] && { splice_section batching "$results/batching_section.md" || rc=1; }
+  [ -f "$results/generation.md" ] && { splice_section generation "$results/generation.md" || rc=1; }
   /usr/bin/python3 bench/peers/report.py section --results "$results" --output "$results/peers_section.md" &&
     splice_section peers "$results/peers_section.md" || rc=1
   return "$rc"

@@ -148,6 +148,13 @@ std::variant<std::shared_ptr<backend_library>, error> backend_library::load_file
                         label + " (" + path.string() + ") does not export '" + symbol + "'; is it a surge backend?");
     }
   }
+  // Optional: a backend exports all of these or is not generative.
+  resolve(fn.generation_info_get, "surge_generation_info_get");
+  resolve(fn.generation_tokenize, "surge_generation_tokenize");
+  resolve(fn.generation_detokenize, "surge_generation_detokenize");
+  resolve(fn.sequence_prefill, "surge_sequence_prefill");
+  resolve(fn.sequence_step, "surge_sequence_step");
+  resolve(fn.sequence_release, "surge_sequence_release");
 
   std::uint32_t major = 0;
   std::uint32_t minor = 0;
@@ -167,6 +174,11 @@ backend_library::backend_library(std::string name, std::filesystem::path path, v
     : name_(std::move(name)), path_(std::move(path)), handle_(handle) {}
 
 backend_library::~backend_library() { dlclose(handle_); }
+
+bool backend_library::generative() const {
+  return fn_.generation_info_get && fn_.generation_tokenize && fn_.generation_detokenize && fn_.sequence_prefill &&
+         fn_.sequence_step && fn_.sequence_release;
+}
 
 error backend_library::take_error(surge_error* raw, std::string_view context) const {
   if (raw == nullptr) return make_error(error_code::internal, std::string(context));
@@ -233,6 +245,59 @@ backend_model::backend_model(std::shared_ptr<backend_library> library, backend_m
 
 backend_model::~backend_model() { library_->fn().model_delete(handle_); }
 
+namespace {
+
+error not_generative(const backend_library& library) {
+  return make_error(error_code::internal, "backend '" + library.name() + "' does not implement the generative API");
+}
+
+}  // namespace
+
+std::variant<surge_generation_info, error> backend_model::generation_info() const {
+  if (!library_->generative()) return not_generative(*library_);
+  surge_generation_info info{};
+  if (surge_error* failure = library_->fn().generation_info_get(handle_, &info)) {
+    return library_->take_error(failure, "generation_info_get failed");
+  }
+  return info;
+}
+
+std::variant<std::vector<std::int32_t>, error> backend_model::tokenize(std::string_view text) const {
+  if (!library_->generative()) return not_generative(*library_);
+  std::vector<std::int32_t> tokens(text.size() + 8);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    std::uint32_t count = 0;
+    if (surge_error* failure = library_->fn().generation_tokenize(
+            handle_, text.data(), text.size(), tokens.data(), static_cast<std::uint32_t>(tokens.size()), &count)) {
+      return library_->take_error(failure, "tokenize failed");
+    }
+    if (count <= tokens.size()) {
+      tokens.resize(count);
+      return tokens;
+    }
+    tokens.resize(count);
+  }
+  return make_error(error_code::internal, "backend '" + library_->name() + "' changed its token count between calls");
+}
+
+std::variant<std::string, error> backend_model::detokenize(std::span<const std::int32_t> tokens) const {
+  if (!library_->generative()) return not_generative(*library_);
+  std::string text(tokens.size() * 8 + 16, '\0');
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    std::uint64_t length = 0;
+    if (surge_error* failure = library_->fn().generation_detokenize(
+            handle_, tokens.data(), static_cast<std::uint32_t>(tokens.size()), text.data(), text.size(), &length)) {
+      return library_->take_error(failure, "detokenize failed");
+    }
+    if (length <= text.size()) {
+      text.resize(length);
+      return text;
+    }
+    text.resize(length);
+  }
+  return make_error(error_code::internal, "backend '" + library_->name() + "' changed its text length between calls");
+}
+
 // ---- backend_instance_handle ----------------------------------------------
 
 std::variant<backend_instance_handle, error> backend_instance_handle::create(std::shared_ptr<backend_model> model,
@@ -273,6 +338,34 @@ void backend_instance_handle::reset() noexcept {
   if (handle_ != nullptr) model_->library()->fn().instance_delete(handle_);
   handle_ = nullptr;
   model_.reset();
+}
+
+std::optional<error> backend_instance_handle::prefill(std::uint32_t slot, std::span<const std::int32_t> tokens,
+                                                     std::span<float> logits) {
+  const auto& library = *model_->library();
+  if (!library.generative()) return not_generative(library);
+  if (surge_error* failure = library.fn().sequence_prefill(handle_, slot, tokens.data(),
+                                                            static_cast<std::uint32_t>(tokens.size()), logits.data())) {
+    return library.take_error(failure, "prefill failed");
+  }
+  return std::nullopt;
+}
+
+std::optional<error> backend_instance_handle::step(std::span<const std::uint32_t> slots,
+                                                  std::span<const std::int32_t> tokens,
+                                                  std::span<const std::uint32_t> positions, std::span<float> logits) {
+  const auto& library = *model_->library();
+  if (!library.generative()) return not_generative(library);
+  if (surge_error* failure = library.fn().sequence_step(handle_, slots.data(), tokens.data(), positions.data(),
+                                                         static_cast<std::uint32_t>(slots.size()), logits.data())) {
+    return library.take_error(failure, "step failed");
+  }
+  return std::nullopt;
+}
+
+void backend_instance_handle::release(std::uint32_t slot) {
+  const auto& library = *model_->library();
+  if (library.generative()) library.fn().sequence_release(handle_, slot);
 }
 
 std::variant<std::vector<tensor>, error> backend_instance_handle::execute(const std::vector<tensor>& inputs) {

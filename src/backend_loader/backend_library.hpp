@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -56,6 +58,13 @@ class backend_library {
     decltype(&::surge_instance_create) instance_create;
     decltype(&::surge_instance_delete) instance_delete;
     decltype(&::surge_instance_execute) instance_execute;
+    // Generative backends (ABI 1.1) export these too; all null otherwise.
+    decltype(&::surge_generation_info_get) generation_info_get;
+    decltype(&::surge_generation_tokenize) generation_tokenize;
+    decltype(&::surge_generation_detokenize) generation_detokenize;
+    decltype(&::surge_sequence_prefill) sequence_prefill;
+    decltype(&::surge_sequence_step) sequence_step;
+    decltype(&::surge_sequence_release) sequence_release;
   };
 
   // Loads <backend_dir>/libsurge_backend_<name>.so.
@@ -75,6 +84,8 @@ class backend_library {
   const std::filesystem::path& path() const { return path_; }
   std::pair<std::uint32_t, std::uint32_t> api_version() const { return api_version_; }
   const functions& fn() const { return fn_; }
+  // True when every generative function is exported.
+  bool generative() const;
 
   // Turns an error returned by this library into a surge::error and releases
   // it with the library's own surge_error_delete. NULL gives internal with
@@ -105,6 +116,11 @@ class backend_model {
   const std::shared_ptr<backend_library>& library() const { return library_; }
   surge_model* handle() const { return handle_; }
 
+  // Generative models only (library()->generative()). Thread-safe.
+  std::variant<surge_generation_info, error> generation_info() const;
+  std::variant<std::vector<std::int32_t>, error> tokenize(std::string_view text) const;
+  std::variant<std::string, error> detokenize(std::span<const std::int32_t> tokens) const;
+
  private:
   backend_model(std::shared_ptr<backend_library> library, backend_model_spec spec, surge_model* handle);
 
@@ -128,6 +144,13 @@ class backend_instance_handle {
   // Runs one batch. `inputs` are lent to the backend for the call only; the
   // outputs own fresh buffers, one per declared output of the model.
   std::variant<std::vector<tensor>, error> execute(const std::vector<tensor>& inputs);
+
+  // Generative models only; see backend.h for what each call does. `logits`
+  // holds vocab_size floats per sequence.
+  std::optional<error> prefill(std::uint32_t slot, std::span<const std::int32_t> tokens, std::span<float> logits);
+  std::optional<error> step(std::span<const std::uint32_t> slots, std::span<const std::int32_t> tokens,
+                            std::span<const std::uint32_t> positions, std::span<float> logits);
+  void release(std::uint32_t slot);
 
   std::uint32_t index() const { return index_; }
   const std::shared_ptr<backend_model>& model() const { return model_; }

@@ -9,6 +9,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
+#include <charconv>
+#include <cmath>
 #include <iostream>
 #include <thread>
 
@@ -16,6 +18,7 @@
 #include "bench/kserve_grpc_target.hpp"
 #include "bench/kserve_http_target.hpp"
 #include "bench/load_loop.hpp"
+#include "bench/openai_stream_target.hpp"
 
 namespace surge::bench {
 
@@ -35,6 +38,61 @@ bool take(parsed<T> result, T& into, std::string& problem) {
   }
   into = std::move(std::get<T>(result));
   return true;
+}
+
+// The flags of --protocol openai, and that they are given only with it.
+std::optional<std::string> finish_openai_options(bench_arguments& arguments) {
+  auto& options = arguments.options;
+  if (options.protocol != bench_protocol::openai) {
+    if (options.chat || options.ignore_eos || !options.prompt.empty() || !options.prompt_file.empty() ||
+        !arguments.max_tokens.empty() || !arguments.max_tokens_range.empty() || !arguments.temperature.empty() ||
+        arguments.max_tokens_distribution != "uniform") {
+      return std::string(
+          "--chat, --prompt, --prompt-file, --max-tokens, --max-tokens-range, --max-tokens-distribution, "
+          "--ignore-eos and --temperature apply to --protocol openai");
+    }
+    return std::nullopt;
+  }
+  if (!options.input_file.empty() || !arguments.shapes.empty() || options.rows != 1 || options.binary) {
+    return std::string("--input-file, --shape, --rows and --binary apply to KServe tensors, not --protocol openai");
+  }
+  if (!options.version.empty()) {
+    return std::string("--version does not apply to --protocol openai (models are named, not versioned)");
+  }
+  if (options.prompt.empty() && options.prompt_file.empty()) options.prompt = "In the beginning";
+  std::string problem;
+  if (!arguments.max_tokens.empty() && !take(parse_token_range(arguments.max_tokens), options.max_tokens, problem)) {
+    return problem;
+  }
+  if (!arguments.max_tokens_range.empty() &&
+      !take(parse_token_range(arguments.max_tokens_range), options.max_tokens, problem)) {
+    return problem;
+  }
+  if (!take(parse_length_distribution(arguments.max_tokens_distribution), options.max_tokens_distribution, problem)) {
+    return problem;
+  }
+  if (!arguments.temperature.empty()) {
+    const auto& text = arguments.temperature;
+    double value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc{} || end != text.data() + text.size() || !std::isfinite(value) || value < 0) {
+      return "--temperature '" + text + "' is not a number >= 0";
+    }
+    options.temperature = value;
+  }
+  return std::nullopt;
+}
+
+std::unique_ptr<load_target> make_target(const asio::any_io_executor& executor, const bench_options& options) {
+  switch (options.protocol) {
+    case bench_protocol::grpc:
+      return std::make_unique<kserve_grpc_target>(executor, options);
+    case bench_protocol::openai:
+      return std::make_unique<openai_stream_target>(executor, options);
+    case bench_protocol::http:
+      break;
+  }
+  return std::make_unique<kserve_http_target>(executor, options);
 }
 
 // Converts the typed flags; the message names the offending flag's value.
@@ -67,6 +125,7 @@ std::optional<std::string> finish_options(bench_arguments& arguments) {
     return std::string("--input-file gives the whole request; it does not combine with --shape or --rows");
   }
   options.timeout = std::chrono::milliseconds(arguments.timeout_ms);
+  if (auto problem = finish_openai_options(arguments)) return problem;
   return std::nullopt;
 }
 
@@ -106,13 +165,8 @@ asio::awaitable<int> bench_main(const bench_options& options, run_context& conte
   using namespace asio::experimental::awaitable_operators;
   const auto executor = co_await asio::this_coro::executor;
 
-  std::unique_ptr<load_target> chosen;
-  if (options.protocol == bench_protocol::grpc) {
-    chosen = std::make_unique<kserve_grpc_target>(executor, options);
-  } else {
-    chosen = std::make_unique<kserve_http_target>(executor, options);
-  }
-  auto& target = *chosen;
+  const auto target_ptr = make_target(executor, options);
+  auto& target = *target_ptr;
   if (auto problem = co_await target.prepare()) {
     std::cerr << "surge bench: " << *problem << std::endl;
     co_return setup_failure;
@@ -154,10 +208,14 @@ asio::awaitable<int> bench_main(const bench_options& options, run_context& conte
 
 CLI::App* add_bench_command(CLI::App& app, bench_arguments& arguments) {
   auto& options = arguments.options;
-  auto* command = app.add_subcommand("bench", "Measure a KServe v2 server's throughput and latency under load");
-  command->add_option("--protocol", arguments.protocol, "KServe v2 over http or grpc")
+  auto* command = app.add_subcommand(
+      "bench", "Measure a KServe v2 (HTTP or gRPC) or OpenAI-compatible server's throughput and latency under load");
+  command
+      ->add_option("--protocol", arguments.protocol,
+                   "What to send: http (KServe v2 inference over HTTP), grpc (KServe v2 inference over gRPC) or "
+                   "openai (streamed completions, per-token figures)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"http", "grpc"}));
+      ->check(CLI::IsMember({"http", "grpc", "openai"}));
   arguments.url_option = command
                              ->add_option("--url", options.url,
                                           "Server to load: http://HOST:PORT (grpc: HOST:PORT, default 127.0.0.1:8001)")
@@ -194,6 +252,28 @@ CLI::App* add_bench_command(CLI::App& app, bench_arguments& arguments) {
   command->add_flag("--binary", options.binary, "Send tensors with Triton's binary tensor extension instead of JSON");
   command->add_option("--input-file", options.input_file, "A KServe v2 JSON infer request body to send")
       ->check(CLI::ExistingFile);
+  auto* prompt = command->add_option("--prompt", options.prompt,
+                                     "openai: the prompt of every request (default: In the beginning)");
+  command
+      ->add_option("--prompt-file", options.prompt_file,
+                   "openai: prompts, one per line; each request draws one (seeded by --seed)")
+      ->check(CLI::ExistingFile)
+      ->excludes(prompt);
+  auto* max_tokens =
+      command->add_option("--max-tokens", arguments.max_tokens, "openai: max_tokens of every request (default 64)");
+  command
+      ->add_option("--max-tokens-range", arguments.max_tokens_range,
+                   "openai: MIN:MAX; each request draws its max_tokens uniformly (seeded by --seed)")
+      ->excludes(max_tokens);
+  command
+      ->add_option("--max-tokens-distribution", arguments.max_tokens_distribution,
+                   "openai: how --max-tokens-range is drawn: uniform, or log-uniform (many short, few long)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"uniform", "log-uniform"}));
+  command->add_flag("--chat", options.chat, "openai: /v1/chat/completions instead of /v1/completions");
+  command->add_flag("--ignore-eos", options.ignore_eos,
+                    "openai: ask the server to generate all max_tokens (\"ignore_eos\": true)");
+  command->add_option("--temperature", arguments.temperature, "openai: sampling temperature (default: the server's)");
   command->add_flag("--json", options.json, "Print one JSON document instead of the table");
   command->add_option("--timeout-ms", arguments.timeout_ms, "Per-request limit, connect included")
       ->check(CLI::Range(1u, 3'600'000u))

@@ -23,6 +23,11 @@ struct bench_arguments {
   unsigned timeout_ms{30000};
   std::string protocol{"http"};
   CLI::Option* url_option{nullptr};  // to tell a given --url from the default
+  // --protocol openai
+  std::string max_tokens;        // "N"
+  std::string max_tokens_range;  // "MIN:MAX"
+  std::string max_tokens_distribution{"uniform"};
+  std::string temperature;       // empty: the server's default
 };
 
 CLI::App* add_bench_command(CLI::App& app, bench_arguments& arguments);

@@ -155,7 +155,31 @@ parsed<arrival_process> parse_arrival(std::string_view text) {
 parsed<bench_protocol> parse_protocol(std::string_view text) {
   if (text == "http") return bench_protocol::http;
   if (text == "grpc") return bench_protocol::grpc;
-  return "protocol " + quoted(text) + " is neither http nor grpc";
+  if (text == "openai") return bench_protocol::openai;
+  return "protocol " + quoted(text) + " is not http, grpc or openai";
+}
+
+parsed<token_range> parse_token_range(std::string_view text) {
+  const auto colon = text.find(':');
+  const auto low_text = trim(text.substr(0, colon));
+  const auto high_text = colon == std::string_view::npos ? low_text : trim(text.substr(colon + 1));
+  const auto low = whole_number<std::uint32_t>(low_text);
+  const auto high = whole_number<std::uint32_t>(high_text);
+  if (!low || !high || *low == 0 || *high == 0) {
+    return "max tokens " + quoted(text) + " is not N or MIN:MAX with positive whole numbers (e.g. 8:256)";
+  }
+  if (*low > *high) return "max tokens range " + quoted(text) + " has its minimum above its maximum";
+  return token_range{*low, *high};
+}
+
+parsed<length_distribution> parse_length_distribution(std::string_view text) {
+  if (text == "uniform") return length_distribution::uniform;
+  if (text == "log-uniform") return length_distribution::log_uniform;
+  return "distribution " + quoted(text) + " is neither uniform nor log-uniform";
+}
+
+std::string_view length_distribution_name(length_distribution distribution) {
+  return distribution == length_distribution::log_uniform ? "log-uniform" : "uniform";
 }
 
 std::string quote_command_line(int argc, const char* const* argv) {

@@ -33,10 +33,24 @@ struct shape_override {
   std::vector<std::int64_t> dims;
 };
 
+// What is sent.
 enum class bench_protocol {
-  http,  // KServe v2 REST over HTTP/1.1 keep-alive connections
-  grpc,  // KServe v2 gRPC (inference.GRPCInferenceService/ModelInfer) on one HTTP/2 channel
+  http,    // KServe v2 REST over HTTP/1.1 keep-alive connections
+  grpc,    // KServe v2 gRPC (inference.GRPCInferenceService/ModelInfer) on one HTTP/2 channel
+  openai,  // OpenAI streamed completions over HTTP/1.1; stream statistics per token
 };
+
+// max_tokens of generated requests: each request draws one in [min, max]
+// ("--max-tokens-range 8:256"); equal bounds give every request the same.
+struct token_range {
+  std::uint32_t min{64};
+  std::uint32_t max{64};
+};
+
+// How max_tokens is drawn from its range. Uniform spreads lengths evenly;
+// log-uniform (uniform in log(max_tokens)) gives many short answers and a few
+// long ones, the long tail of real chat traffic.
+enum class length_distribution { uniform, log_uniform };
 
 struct bench_options {
   bench_protocol protocol{bench_protocol::http};
@@ -62,6 +76,15 @@ struct bench_options {
   std::size_t string_length{16};  // bytes per synthesized BYTES element
   bool binary{false};             // Triton's binary tensor extension instead of JSON data
   std::string input_file;         // a KServe v2 request body to send instead of synthesized inputs
+
+  // --protocol openai
+  bool chat{false};                       // /v1/chat/completions instead of /v1/completions
+  std::string prompt;                     // every request's, when no prompt_file; empty: "In the beginning"
+  std::string prompt_file;                // one prompt per line; each request draws one (seeded)
+  token_range max_tokens;
+  length_distribution max_tokens_distribution{length_distribution::uniform};
+  bool ignore_eos{false};
+  std::optional<double> temperature;      // none: the server's default
 
   std::chrono::milliseconds timeout{30000};  // one request, connect included
   unsigned threads{1};                       // I/O threads of the load generator
@@ -89,7 +112,14 @@ parsed<server_address> parse_url(std::string_view text);
 
 parsed<arrival_process> parse_arrival(std::string_view text);
 
-parsed<bench_protocol> parse_protocol(std::string_view text);  // "http" or "grpc"
+parsed<bench_protocol> parse_protocol(std::string_view text);  // "http", "grpc" or "openai"
+
+// "8:256" (inclusive) or "64": positive whole numbers, the first not above the second.
+parsed<token_range> parse_token_range(std::string_view text);
+
+// "uniform" or "log-uniform".
+parsed<length_distribution> parse_length_distribution(std::string_view text);
+std::string_view length_distribution_name(length_distribution distribution);
 
 // A shell-safe rendering of argv, for reports that say how figures were made.
 std::string quote_command_line(int argc, const char* const* argv);

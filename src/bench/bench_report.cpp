@@ -63,6 +63,41 @@ void write_rounded(json_writer& w, double value, double scale = 1000.0) {
   w.Double(static_cast<double>(std::llround(value * scale)) / scale);
 }
 
+std::string generation_request_text(const generation_summary& g, const bench_options& options) {
+  std::string text = "POST " + g.endpoint + ", streamed; ";
+  text += g.prompts == 1 ? "prompt " + bytes_text(g.prompt_bytes_max)
+                         : std::to_string(g.prompts) + " prompts of " + std::to_string(g.prompt_bytes_min) + ".." +
+                               std::to_string(g.prompt_bytes_max) + " B drawn per request";
+  if (!options.prompt_file.empty()) text += " from " + options.prompt_file;
+  text += "; max_tokens " + (g.max_tokens_min == g.max_tokens_max
+                                 ? std::to_string(g.max_tokens_min)
+                                 : std::to_string(g.max_tokens_min) + ".." + std::to_string(g.max_tokens_max) +
+                                       " drawn per request (" + g.max_tokens_distribution + ")");
+  if (g.ignore_eos) text += ", ignore_eos";
+  if (g.temperature) text += ", temperature " + print("%g", *g.temperature);
+  if (!g.usage_reported) text += "; the server sends no usage: tokens counted as events with text";
+  return text;
+}
+
+void write_percentiles(json_writer& w, const latency_histogram& h) {
+  w.StartObject();
+  w.Key("p50");
+  write_rounded(w, us(h.value_at_percentile(50)));
+  w.Key("p90");
+  write_rounded(w, us(h.value_at_percentile(90)));
+  w.Key("p99");
+  write_rounded(w, us(h.value_at_percentile(99)));
+  w.Key("max");
+  write_rounded(w, us(h.max()));
+  w.Key("mean");
+  write_rounded(w, us(h.mean()));
+  w.Key("min");
+  write_rounded(w, us(h.min()));
+  w.Key("count");
+  w.Uint64(h.count());
+  w.EndObject();
+}
+
 std::string read_cpu_model() {
   std::ifstream cpuinfo("/proc/cpuinfo");
   std::string line;
@@ -116,24 +151,38 @@ std::string format_header(const run_context& context) {
   text += "  " + options.command_line + "\n";
   text += "  target: " + target.protocol + " " + target.url + ", model " + target.model +
           (target.version.empty() ? "" : " version " + target.version) + "\n";
-  text += "  request: " + target.encoding + ", " + bytes_text(target.request_bytes) + ", " +
-          std::to_string(target.rows_per_request) + (target.rows_per_request == 1 ? " row" : " rows");
-  for (const auto& input : target.inputs) {
-    text += "; " + input.name + " " + input.datatype + " " + shape_text(input.shape);
+  if (target.generation) {
+    text += "  request: " + generation_request_text(*target.generation, options) + "\n";
+  } else {
+    text += "  request: " + target.encoding + ", " + bytes_text(target.request_bytes) + ", " +
+            std::to_string(target.rows_per_request) + (target.rows_per_request == 1 ? " row" : " rows");
+    for (const auto& input : target.inputs) {
+      text += "; " + input.name + " " + input.datatype + " " + shape_text(input.shape);
+    }
+    if (!options.input_file.empty()) text += "; from " + options.input_file;
+    text += "\n";
   }
-  if (!options.input_file.empty()) text += "; from " + options.input_file;
-  text += "\n";
   const bool open = !options.rates.empty();
   const std::string loop = open ? "open loop (" + arrival_text(options.arrival) + " arrivals)" : "closed loop";
   text += "  " + loop + ", " + duration_text(options.duration) + " measured per level after " +
           duration_text(options.warmup) + " of warm-up; " + std::to_string(options.threads) + " I/O thread" +
-          (options.threads == 1 ? "" : "s") + "; latency of successful requests" +
+          (options.threads == 1 ? "" : "s") +
+          (target.generation ? "; TTFT and e2e of successful requests" : "; latency of successful requests") +
           (open ? ", from when each was due" : "") + "\n";
+  if (target.generation) {
+    text += "  tok/s: generated tokens per second (the stream's usage counts); TTFT: to the first text; ITL: between "
+            "successive events with text; e2e: to the end of the stream; times in milliseconds\n";
+  }
   return text;
 }
 
 std::string format_table_header(const bench_options& options) {
   const bool open = !options.rates.empty();
+  if (options.protocol == bench_protocol::openai) {
+    return (open ? print("%10s %6s", "rate/s", "conns") : print("%11s", "concurrency")) +
+           print(" %9s %8s %9s %9s %9s %9s %8s %8s %8s %9s %9s %7s\n", "requests", "req/s", "tok/s", "ttft p50",
+                 "ttft p90", "ttft p99", "itl p50", "itl p90", "itl p99", "e2e p50", "e2e p99", "errors");
+  }
   return (open ? print("%10s %6s", "rate/s", "conns") : print("%11s", "concurrency")) +
          print(" %10s %11s %11s %9s %9s %9s %9s %9s %9s %8s\n", "requests", "req/s", "rows/s", "p50 ms", "p90 ms",
                "p99 ms", "p99.9 ms", "max ms", "mean ms", "errors");
@@ -142,6 +191,18 @@ std::string format_table_header(const bench_options& options) {
 std::string format_table_row(const level_result& level) {
   const bool open = level.spec.mode == level_spec::loop::open;
   const auto& h = level.latency;
+  if (level.stream) {
+    const auto& ttft = level.stream->time_to_first_token;
+    const auto& itl = level.stream->inter_token_latency;
+    return (open ? print("%10s %6u", rate_text(level.spec.rate).c_str(), level.connections)
+                 : print("%11u", level.spec.concurrency)) +
+           print(" %9llu %8.1f %9.1f %9.2f %9.2f %9.2f %8.2f %8.2f %8.2f %9.1f %9.1f %7llu\n",
+                 static_cast<unsigned long long>(level.requests), level.throughput_rps(),
+                 level.output_tokens_per_second(), ms(ttft.value_at_percentile(50)), ms(ttft.value_at_percentile(90)),
+                 ms(ttft.value_at_percentile(99)), ms(itl.value_at_percentile(50)), ms(itl.value_at_percentile(90)),
+                 ms(itl.value_at_percentile(99)), ms(h.value_at_percentile(50)), ms(h.value_at_percentile(99)),
+                 static_cast<unsigned long long>(level.errors()));
+  }
   return (open ? print("%10s %6u", rate_text(level.spec.rate).c_str(), level.connections)
                : print("%11u", level.spec.concurrency)) +
          print(" %10llu %11.1f %11.1f %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f %8llu\n",
@@ -179,6 +240,14 @@ std::string format_footnotes(const run_context& context, const std::vector<level
     if (level.latency.clamped_count() > 0) {
       text += "  note: at " + level_label(level.spec) + ", " + std::to_string(level.latency.clamped_count()) +
               " latencies exceeded the histogram's 100 s range and count as 100 s in the percentiles\n";
+    }
+    if (level.stream && level.stream->without_text > 0) {
+      text += "  note: at " + level_label(level.spec) + ", " + std::to_string(level.stream->without_text) +
+              " successful streams carried no text (no TTFT for them)\n";
+    }
+    if (level.stream && level.stream->without_usage > 0) {
+      text += "  note: at " + level_label(level.spec) + ", " + std::to_string(level.stream->without_usage) +
+              " streams had no usage chunk; their tokens were counted as events with text\n";
     }
     if (level.internal_failures > 0) {
       text += "  warning: at " + level_label(level.spec) + ", " + std::to_string(level.internal_failures) +
@@ -273,6 +342,36 @@ std::string format_json(const run_context& context, const std::vector<level_resu
     w.EndObject();
   }
   w.EndArray();
+  if (target.generation) {
+    const auto& g = *target.generation;
+    w.Key("generation");
+    w.StartObject();
+    w.Key("endpoint");
+    write_string(w, g.endpoint);
+    w.Key("prompts");
+    w.Uint64(g.prompts);
+    w.Key("prompt_bytes_min");
+    w.Uint64(g.prompt_bytes_min);
+    w.Key("prompt_bytes_max");
+    w.Uint64(g.prompt_bytes_max);
+    w.Key("max_tokens_min");
+    w.Uint(g.max_tokens_min);
+    w.Key("max_tokens_max");
+    w.Uint(g.max_tokens_max);
+    w.Key("max_tokens_distribution");
+    write_string(w, g.max_tokens_distribution);
+    w.Key("ignore_eos");
+    w.Bool(g.ignore_eos);
+    w.Key("temperature");
+    if (g.temperature) {
+      w.Double(*g.temperature);
+    } else {
+      w.Null();
+    }
+    w.Key("usage_reported");
+    w.Bool(g.usage_reported);
+    w.EndObject();
+  }
   w.EndObject();
 
   const bool open = !options.rates.empty();
@@ -355,6 +454,23 @@ std::string format_json(const run_context& context, const std::vector<level_resu
       w.Key("max");
       write_rounded(w, us(level.send_lag.max()));
       w.EndObject();
+    }
+    if (level.stream) {
+      const auto& stream = *level.stream;
+      w.Key("output_tokens");
+      w.Uint64(stream.output_tokens);
+      w.Key("output_tokens_per_s");
+      write_rounded(w, level.output_tokens_per_second());
+      w.Key("time_to_first_token_us");
+      write_percentiles(w, stream.time_to_first_token);
+      w.Key("inter_token_latency_us");
+      write_percentiles(w, stream.inter_token_latency);
+      w.Key("time_per_output_token_us");
+      write_percentiles(w, stream.time_per_output_token);
+      w.Key("streams_without_text");
+      w.Uint64(stream.without_text);
+      w.Key("streams_without_usage");
+      w.Uint64(stream.without_usage);
     }
     w.Key("errors");
     w.StartObject();

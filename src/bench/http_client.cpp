@@ -6,6 +6,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
+#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -75,15 +76,15 @@ void http_connection::close() {
   buffer_.clear();
 }
 
-asio::awaitable<http_answer> http_connection::exchange(std::string_view request) {
+http_answer http_connection::fail(const boost::system::error_code& ec, bool connecting) {
   http_answer answer;
-  const auto fail = [&](const boost::system::error_code& ec, bool connecting) {
-    answer.failure = classify(ec, connecting);
-    answer.detail = ec.message();
-    close();
-    return answer;
-  };
+  answer.failure = classify(ec, connecting);
+  answer.detail = ec.message();
+  close();
+  return answer;
+}
 
+asio::awaitable<std::optional<http_answer>> http_connection::send(std::string_view request) {
   if (!stream_) {
     stream_.emplace(executor_);
     stream_->expires_after(limits_.timeout);
@@ -97,6 +98,11 @@ asio::awaitable<http_answer> http_connection::exchange(std::string_view request)
 
   auto [write_ec, written] = co_await asio::async_write(*stream_, asio::buffer(request), as_tuple(use_awaitable));
   if (write_ec) co_return fail(write_ec, false);
+  co_return std::nullopt;
+}
+
+asio::awaitable<http_answer> http_connection::exchange(std::string_view request) {
+  if (auto failed = co_await send(request)) co_return std::move(*failed);
 
   http::response_parser<http::string_body> parser;
   parser.header_limit(static_cast<std::uint32_t>(limits_.header_limit_bytes));
@@ -105,6 +111,7 @@ asio::awaitable<http_answer> http_connection::exchange(std::string_view request)
   if (read_ec) co_return fail(read_ec, false);
   stream_->expires_never();
 
+  http_answer answer;
   auto& response = parser.get();
   answer.status = response.result_int();
   if (auto header = response.find("Inference-Header-Content-Length"); header != response.end()) {
@@ -116,6 +123,44 @@ asio::awaitable<http_answer> http_connection::exchange(std::string_view request)
   const bool keep_alive = response.keep_alive();
   answer.body = std::move(response.body());
   if (!keep_alive) close();
+  co_return answer;
+}
+
+asio::awaitable<http_answer> http_connection::exchange_streaming(std::string_view request,
+                                                                  const body_callback& on_body) {
+  if (auto failed = co_await send(request)) co_return std::move(*failed);
+
+  // A buffer_body parser hands over the body as it is parsed, chunk framing
+  // removed, so each piece reaches on_body when its bytes arrive rather than
+  // when the whole stream has ended.
+  http::response_parser<http::buffer_body> parser;
+  parser.header_limit(static_cast<std::uint32_t>(limits_.header_limit_bytes));
+  parser.body_limit(limits_.body_limit_bytes);
+  auto [header_ec, header_read] = co_await http::async_read_header(*stream_, buffer_, parser, as_tuple(use_awaitable));
+  if (header_ec) co_return fail(header_ec, false);
+
+  http_answer answer;
+  answer.status = parser.get().result_int();
+  const bool streamed = answer.status == 200;
+  char piece[16 * 1024];
+  while (!parser.is_done()) {
+    parser.get().body().data = piece;
+    parser.get().body().size = sizeof piece;
+    // read_some returns after each step of parsing, so a short SSE event is
+    // delivered at once instead of waiting for the buffer to fill.
+    auto [ec, read] = co_await http::async_read_some(*stream_, buffer_, parser, as_tuple(use_awaitable));
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) co_return fail(ec, false);
+    const std::size_t got = sizeof piece - parser.get().body().size;
+    if (got == 0) continue;
+    if (streamed) {
+      on_body(std::string_view(piece, got));
+    } else {
+      answer.body.append(piece, got);
+    }
+  }
+  stream_->expires_never();
+  if (!parser.get().keep_alive()) close();
   co_return answer;
 }
 

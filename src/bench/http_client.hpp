@@ -11,6 +11,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -53,9 +54,21 @@ class http_connection {
   // Connects first when not connected (after a failure, or when the server
   // asked to close). Never throws; a failure closes the connection.
   boost::asio::awaitable<http_answer> exchange(std::string_view request);
+
+  // For a streamed answer (Server-Sent Events): a 200's body is handed to
+  // `on_body` piece by piece as it arrives, transfer encoding removed, and
+  // answer.body stays empty; any other status's body is collected into
+  // answer.body as exchange() does. The limits apply to the whole exchange.
+  using body_callback = std::function<void(std::string_view piece)>;
+  boost::asio::awaitable<http_answer> exchange_streaming(std::string_view request, const body_callback& on_body);
+
   void close();
 
  private:
+  // Connects when needed and writes the request; nullopt when that worked.
+  boost::asio::awaitable<std::optional<http_answer>> send(std::string_view request);
+  http_answer fail(const boost::system::error_code& ec, bool connecting);
+
   boost::asio::any_io_executor executor_;
   std::shared_ptr<const endpoint_list> endpoints_;
   http_limits limits_;

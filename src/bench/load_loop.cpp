@@ -60,6 +60,11 @@ double level_result::throughput_rps() const {
 
 double level_result::rows_per_second() const { return throughput_rps() * static_cast<double>(rows_per_request); }
 
+double level_result::output_tokens_per_second() const {
+  const double seconds = elapsed_seconds();
+  return stream && seconds > 0 ? static_cast<double>(stream->output_tokens) / seconds : 0.0;
+}
+
 // Open loop: connections are taken by due requests and given back when
 // answered. Grows on demand so a stalled server shows up as more
 // connections (up to the limit), never as a later send.
@@ -115,6 +120,7 @@ class level_run::connection_pool {
 level_run::level_run(asio::any_io_executor executor, load_target& target, level_spec spec, loop_settings settings)
     : executor_(std::move(executor)), target_(target), spec_(spec), settings_(settings) {
   result_.spec = spec;
+  if (target_.summary().generation) result_.stream.emplace();
 }
 
 asio::awaitable<void> level_run::run() {
@@ -219,12 +225,31 @@ void level_run::record(const request_outcome& outcome, bench_clock::time_point s
   if (outcome.success()) {
     ++result_.successes;
     result_.latency.record(finished - sent);
+    if (outcome.stream && result_.stream) record_stream(*outcome.stream, sent, finished);
   } else if (outcome.failure != failure_kind::none) {
     ++result_.errors_by_kind[outcome.failure];
   } else {
     ++result_.errors_by_status[outcome.status];
   }
   last_finish_ = std::max(last_finish_, finished);
+}
+
+// Under mutex_.
+void level_run::record_stream(const stream_observation& stream, bench_clock::time_point sent,
+                              bench_clock::time_point finished) {
+  auto& figures = *result_.stream;
+  figures.output_tokens += stream.output_tokens;
+  if (!stream.tokens_from_usage) ++figures.without_usage;
+  if (!stream.first_token_at) {
+    ++figures.without_text;
+    return;
+  }
+  figures.time_to_first_token.record(*stream.first_token_at - sent);
+  for (const auto gap : stream.inter_token_gaps) figures.inter_token_latency.record(gap);
+  if (stream.output_tokens > 1) {
+    figures.time_per_output_token.record((finished - *stream.first_token_at) /
+                                         static_cast<std::int64_t>(stream.output_tokens - 1));
+  }
 }
 
 void level_run::record_internal_failure(std::exception_ptr) {

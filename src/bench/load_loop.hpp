@@ -26,14 +26,13 @@
 #include <exception>
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include "bench/arrival_schedule.hpp"
 #include "bench/latency_histogram.hpp"
 #include "bench/load_target.hpp"
 
 namespace surge::bench {
-
-using bench_clock = std::chrono::steady_clock;
 
 struct level_spec {
   enum class loop { closed, open };
@@ -50,6 +49,16 @@ struct loop_settings {
   std::uint32_t max_connections{1024};  // open loop
 };
 
+// Token streaming: figures per token, from successful requests only.
+struct stream_result {
+  latency_histogram time_to_first_token;    // from the send (closed loop) or due time (open loop) to the first text
+  latency_histogram inter_token_latency;    // gaps between successive events with text
+  latency_histogram time_per_output_token;  // per request: (end - first text) / (tokens - 1), as genai-perf has it
+  std::uint64_t output_tokens{0};
+  std::uint64_t without_text{0};   // successes that streamed no text at all
+  std::uint64_t without_usage{0};  // successes whose tokens were counted as events (the server sent no usage)
+};
+
 struct level_result {
   level_spec spec;
   std::chrono::nanoseconds elapsed{0};  // start of the measured window to the end of its last request
@@ -62,11 +71,13 @@ struct level_result {
   std::uint32_t connections{0};                           // opened during the level
   latency_histogram send_lag;  // open loop: how late after its due time each measured request left
   std::uint64_t internal_failures{0};                     // request coroutines that ended by exception
+  std::optional<stream_result> stream;                    // token-streaming targets
 
   std::uint64_t errors() const { return requests - successes; }
   double elapsed_seconds() const { return std::chrono::duration<double>(elapsed).count(); }
   double throughput_rps() const;  // successes per second
   double rows_per_second() const;
+  double output_tokens_per_second() const;  // token-streaming targets; 0 otherwise
 };
 
 // One level: its loop, and what it measured so far (read by the progress
@@ -101,6 +112,7 @@ class level_run {
   boost::asio::awaitable<void> run_closed();
   boost::asio::awaitable<void> run_open();
   void record(const request_outcome& outcome, bench_clock::time_point sent, bench_clock::time_point finished);
+  void record_stream(const stream_observation& stream, bench_clock::time_point sent, bench_clock::time_point finished);
   void record_internal_failure(std::exception_ptr failure);
 
   boost::asio::any_io_executor executor_;

@@ -31,6 +31,8 @@ std::string_view failure_name(failure_kind kind) {
       return "protocol_error";
     case failure_kind::invalid_response:
       return "invalid_response";
+    case failure_kind::stream_error:
+      return "stream_error";
     case failure_kind::client_saturated:
       return "client_saturated";
     case failure_kind::other:

@@ -20,6 +20,8 @@
 #include "frontends/http/http_server.hpp"
 #include "frontends/http/kserve_handler.hpp"
 #include "frontends/http/metrics_handler.hpp"
+#include "frontends/http/prefix_router.hpp"
+#include "frontends/openai/openai_handler.hpp"
 #include "metrics/registry.hpp"
 #include "router/model_registry.hpp"
 
@@ -85,8 +87,11 @@ int serve(const serve_options& options) {
   limits.body_limit_bytes = options.max_body_mib * 1024 * 1024;
   limits.idle_timeout = std::chrono::seconds(options.idle_timeout_seconds);
   surge::http::kserve_handler kserve(models);
+  surge::openai::openai_handler openai(models);
+  surge::http::prefix_router routes(kserve);
+  routes.add("/v1/", openai);
   surge::http::metrics_handler metrics_endpoint(metrics);
-  surge::http::http_server http(io, kserve, limits);
+  surge::http::http_server http(io, routes, limits);
   surge::http::http_server metrics_http(io, metrics_endpoint, limits);
   surge::grpc_frontend::grpc_limits grpc_limits;
   grpc_limits.max_message_bytes = options.grpc_max_message_mib * 1024 * 1024;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/cancellation.hpp"
+#include "core/generation.hpp"
 #include "core/response_sink.hpp"
 #include "core/tensor.hpp"
 
@@ -36,6 +37,9 @@ struct inference_request {
   std::shared_ptr<response_sink> sink;
   // W3C traceparent, passed through untouched when present.
   std::string traceparent;
+  // Text generation: the prompt and sampling parameters. Unset for tensor
+  // requests; a generative model then reads its `text_input` tensor.
+  std::optional<generation_options> generation;
 
   // Rows this request contributes to a batch (its dim 0); 1 when unbatched.
   std::int64_t batch_rows() const { return inputs.empty() || inputs[0].shape.empty() ? 1 : inputs[0].shape[0]; }

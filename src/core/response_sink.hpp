@@ -4,6 +4,7 @@
 #include <optional>
 #include <vector>
 
+#include "core/generation.hpp"
 #include "core/status.hpp"
 #include "core/tensor.hpp"
 
@@ -11,6 +12,8 @@ namespace surge {
 
 struct inference_response {
   std::vector<tensor> outputs;
+  // Set by generative models, beside a `text_output` tensor holding the same text.
+  std::optional<generation_chunk> generation;
 };
 
 // Receives 1..N responses, then exactly one final call. Classic infer sends

@@ -95,7 +95,7 @@ instance::completion in_process_instance::run_batch(std::vector<request_ptr>& ba
       request.sink->finish(failure);
       continue;
     }
-    request.sink->send(inference_response{select_outputs(std::move(per_request[i]), request.requested_outputs)});
+    request.sink->send(inference_response{select_outputs(std::move(per_request[i]), request.requested_outputs), {}});
     request.sink->finish(std::nullopt);
   }
   const auto answered = clock::now();

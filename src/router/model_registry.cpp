@@ -3,6 +3,8 @@
 #include "backend_loader/backend_library.hpp"
 #include "config/model_config.hpp"
 #include "config/model_repository.hpp"
+#include "generation/backend_engine.hpp"
+#include "generation/sequence_scheduler.hpp"
 #include "instance/in_process_instance.hpp"
 
 namespace surge {
@@ -84,6 +86,11 @@ std::optional<std::string> model_registry::load_version(model_state& state,
   auto backend = std::get<std::shared_ptr<backend_model>>(std::move(model));
 
   auto loaded = std::make_shared<model_version>(config, version, metrics_);
+  if (config.has_generation()) {
+    if (auto failure = start_generation(*loaded, backend)) return failure;
+    state.versions.emplace(version, std::move(loaded));
+    return std::nullopt;
+  }
   std::vector<std::unique_ptr<instance>> instances;
   const auto count = instance_count(config);
   for (std::uint32_t i = 0; i < count; ++i) {
@@ -102,6 +109,35 @@ std::optional<std::string> model_registry::load_version(model_state& state,
                                                      loaded->statistics());
   loaded->start(std::move(scheduler), std::move(backend));
   state.versions.emplace(version, std::move(loaded));
+  return std::nullopt;
+}
+
+std::optional<std::string> model_registry::start_generation(model_version& loaded,
+                                                           std::shared_ptr<backend_model> backend) {
+  const auto& config = loaded.config();
+  auto model = backend_generation_model::create(backend);
+  if (auto* failure = std::get_if<error>(&model)) return failure->message;
+  std::vector<std::unique_ptr<generation_engine>> engines;
+  const auto count = instance_count(config);
+  for (std::uint32_t i = 0; i < count; ++i) {
+    auto handle = backend_instance_handle::create(backend, i);
+    if (auto* failure = std::get_if<error>(&handle)) return "instance " + std::to_string(i) + ": " + failure->message;
+    engines.push_back(std::make_unique<backend_generation_engine>(std::get<backend_instance_handle>(std::move(handle))));
+  }
+  const auto& generation = config.generation();
+  sequence_scheduler_options options;
+  options.policy.static_batching = generation.batching() == config::ModelGeneration::STATIC;
+  options.policy.max_running = generation.max_running_sequences();
+  if (generation.max_tokens_per_step() > 0) options.policy.max_tokens_per_step = generation.max_tokens_per_step();
+  if (generation.max_queue_size() > 0) options.max_queue_size = generation.max_queue_size();
+  options.max_tokens_limit = generation.max_tokens_limit();
+  if (generation.default_max_tokens() > 0) options.default_max_tokens = generation.default_max_tokens();
+  options.priority_levels = std::max<std::uint32_t>(1, generation.priority_levels());
+  options.default_priority_level = generation.default_priority_level();
+  auto scheduler = std::make_shared<sequence_scheduler>(
+      config.name(), options, std::get<std::shared_ptr<backend_generation_model>>(std::move(model)), std::move(engines),
+      loaded.metrics(), loaded.generation(), loaded.statistics());
+  loaded.start(std::move(scheduler), std::move(backend));
   return std::nullopt;
 }
 

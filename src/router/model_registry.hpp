@@ -45,6 +45,8 @@ class model_registry {
  private:
   std::optional<std::string> load_version(model_state& state, const std::filesystem::path& model_directory,
                                           std::int64_t version);
+  // Starts a generative version: its continuous batcher over the backend's instances.
+  std::optional<std::string> start_generation(model_version& loaded, std::shared_ptr<backend_model> backend);
 
   boost::asio::any_io_executor io_;
   metrics::registry& metrics_;

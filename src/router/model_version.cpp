@@ -159,11 +159,14 @@ model_version::model_version(config::ModelConfig config, std::int64_t version, m
       version_(version),
       scheduler_options_(batcher_options_from(config_)),
       metrics_(registry, config_.name(), version),
+      generation_metrics_(config_.has_generation()
+                              ? std::make_unique<generation_metrics>(registry, config_.name(), version)
+                              : nullptr),
       statistics_(static_cast<std::size_t>(std::max(1, config_.max_batch_size()))) {}
 
 model_version::~model_version() { stop(); }
 
-void model_version::start(std::shared_ptr<model_scheduler> scheduler, std::shared_ptr<backend_model> backend) {
+void model_version::start(std::shared_ptr<request_scheduler> scheduler, std::shared_ptr<backend_model> backend) {
   scheduler_ = std::move(scheduler);
   backend_ = std::move(backend);
   ready_.store(true, std::memory_order_release);
@@ -180,8 +183,17 @@ void model_version::submit(request_ptr request) {
     request->sink->finish(make_error(error_code::not_ready, "model '" + name() + "' is not ready"));
     return;
   }
+  if (generative() && request->generation) {
+    // The sequence scheduler checks the prompt and sampling parameters.
+    scheduler_->schedule(std::move(request));
+    return;
+  }
   if (auto invalid = validate_request(config_, *request)) {
     request->sink->finish(std::move(invalid));
+    return;
+  }
+  if (generative()) {
+    scheduler_->schedule(std::move(request));
     return;
   }
   // Reshape: clients send the config's dims, the backend sees reshape.shape.

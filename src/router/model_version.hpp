@@ -8,8 +8,10 @@
 
 #include "config/model_config.pb.h"
 #include "core/inference_request.hpp"
+#include "metrics/generation_metrics.hpp"
 #include "metrics/model_metrics.hpp"
 #include "scheduler/model_scheduler.hpp"
+#include "scheduler/request_scheduler.hpp"
 
 namespace surge {
 
@@ -24,6 +26,8 @@ class model_version {
 
   const config::ModelConfig& config() const { return config_; }
   const std::string& name() const { return config_.name(); }
+  // Serves text generation (config section `generation`).
+  bool generative() const { return config_.has_generation(); }
   std::int64_t version() const { return version_; }
   bool ready() const { return ready_.load(std::memory_order_acquire); }
 
@@ -35,11 +39,13 @@ class model_version {
 
   const batcher_options& options() const { return scheduler_options_; }
   model_metrics& metrics() { return metrics_; }
+  // Generative models only.
+  generation_metrics& generation() { return *generation_metrics_; }
   const model_statistics& statistics() const { return statistics_; }
   model_statistics& statistics() { return statistics_; }
 
   // Called once by the registry when loading succeeded.
-  void start(std::shared_ptr<model_scheduler> scheduler, std::shared_ptr<backend_model> backend);
+  void start(std::shared_ptr<request_scheduler> scheduler, std::shared_ptr<backend_model> backend);
   void stop();
 
  private:
@@ -47,9 +53,10 @@ class model_version {
   std::int64_t version_;
   batcher_options scheduler_options_;
   model_metrics metrics_;
+  std::unique_ptr<generation_metrics> generation_metrics_;
   model_statistics statistics_;
   std::shared_ptr<backend_model> backend_;
-  std::shared_ptr<model_scheduler> scheduler_;
+  std::shared_ptr<request_scheduler> scheduler_;
   std::atomic<bool> ready_{false};
 };
 

@@ -10,13 +10,14 @@
 #include "instance/instance.hpp"
 #include "metrics/model_metrics.hpp"
 #include "scheduler/batch_queue.hpp"
+#include "scheduler/request_scheduler.hpp"
 
 namespace surge {
 
 // Drives one model version's batch_queue on a strand of the I/O pool: every
 // decision runs there, so the queue needs no lock, and nothing here blocks.
 // Requests enter through schedule(); instances report back through the strand.
-class model_scheduler : public std::enable_shared_from_this<model_scheduler> {
+class model_scheduler final : public request_scheduler, public std::enable_shared_from_this<model_scheduler> {
  public:
   model_scheduler(boost::asio::any_io_executor io, batcher_options options,
                   std::vector<std::unique_ptr<instance>> instances, model_metrics& metrics,
@@ -25,11 +26,11 @@ class model_scheduler : public std::enable_shared_from_this<model_scheduler> {
 
   // Takes the request from any thread and never blocks. A full queue
   // answers it with unavailable (429) from the strand, never blocking.
-  void schedule(request_ptr request);
+  void schedule(request_ptr request) override;
 
   // Answers everything still queued with not_ready and stops the instances
   // once they finish their current batch. Blocks until they have.
-  void stop();
+  void stop() override;
 
  private:
   void on_strand_push(request_ptr request);

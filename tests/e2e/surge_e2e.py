@@ -279,6 +279,56 @@ def identity_config(
     return "\n".join(lines) + "\n"
 
 
+def echo_lm_config(
+    name: str,
+    *,
+    max_running_sequences: int = 4,
+    default_max_tokens: int = 12,
+    priority_levels: int = 2,
+    max_queue_size: int | None = None,
+    max_tokens_limit: int | None = None,
+    batching: str | None = None,
+    step_delay_us: int = 0,
+    kv_slots: int | None = None,
+    max_context: int | None = None,
+    eos_after_tokens: int | None = None,
+) -> str:
+    """config.pbtxt for the echo_lm test backend, a generative model whose text
+    is known in advance: a prompt of distinct characters repeats itself
+    ("abc" -> "abcabc..."), see backends/echo_lm/echo_lm_backend.cpp."""
+    generation = [
+        f"max_running_sequences: {max_running_sequences}",
+        f"default_max_tokens: {default_max_tokens}",
+        f"priority_levels: {priority_levels}",
+    ]
+    if max_queue_size is not None:
+        generation.append(f"max_queue_size: {max_queue_size}")
+    if max_tokens_limit is not None:
+        generation.append(f"max_tokens_limit: {max_tokens_limit}")
+    if batching is not None:
+        generation.append(f"batching: {batching}")
+    parameters = {"step_delay_us": str(step_delay_us)}
+    for key, value in (("kv_slots", kv_slots), ("max_context", max_context), ("eos_after_tokens", eos_after_tokens)):
+        if value is not None:
+            parameters[key] = str(value)
+    lines = [
+        f'name: "{name}"',
+        'backend: "echo_lm"',
+        "max_batch_size: 0",
+        'input [ { name: "text_input" data_type: TYPE_STRING dims: [ 1 ] } ]',
+        'output [ { name: "text_output" data_type: TYPE_STRING dims: [ 1 ] } ]',
+        "model_transaction_policy { decoupled: true }",
+        "generation { " + " ".join(generation) + " }",
+        *(f'parameters {{ key: "{k}" value {{ string_value: "{v}" }} }}' for k, v in parameters.items()),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def echo_text(prompt: str, tokens: int) -> str:
+    """What echo_lm generates greedily for a prompt of distinct characters."""
+    return "".join(prompt[i % len(prompt)] for i in range(tokens))
+
+
 def write_model(repository: Path, name: str, config: str, version: int = 1) -> Path:
     """Lays a model out as Triton does: <repo>/<name>/config.pbtxt and <repo>/<name>/<version>/."""
     model_dir = repository / name

@@ -1,6 +1,7 @@
 """`surge bench`, the load generator, against a real server: closed and open
 loop, JSON and binary tensors, KServe v2 over gRPC, the JSON report's shape,
-and setup failures."""
+setup failures, and OpenAI token streaming against the echo_lm test language
+model."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import socket
 import subprocess
 from pathlib import Path
 
-from surge_e2e import REPO_ROOT, SurgeServer, identity_config, surge_binary, write_model
+import pytest
+
+from surge_e2e import REPO_ROOT, SurgeServer, identity_config, model_metric, surge_binary, write_model
 
 BENCH_TIMEOUT_S = 60.0  # a run of a few seconds; generous for a loaded machine
 
@@ -261,3 +264,116 @@ def test_grpc_setup_failures(surge):
     assert unreachable.returncode == 2 and "cannot reach" in unreachable.stderr, unreachable.stderr
     binary = run_bench("--protocol", "grpc", "--url", surge.grpc_url, "--model", "iris", "--binary")
     assert binary.returncode == 2 and "--binary" in binary.stderr
+
+
+# ---------------------------------------------------------------------------
+# --protocol openai: streamed completions, per-token figures
+
+
+def echo_lm_config(name: str, *, slots: int = 8, step_delay_us: int = 2000) -> str:
+    """config.pbtxt for echo_lm, the deterministic test language model: a prompt of
+    distinct bytes is repeated one byte per token, every step taking step_delay_us."""
+    return "\n".join(
+        [
+            f'name: "{name}"',
+            'backend: "echo_lm"',
+            "max_batch_size: 0",
+            'input [ { name: "text_input" data_type: TYPE_STRING dims: [ 1 ] } ]',
+            'output [ { name: "text_output" data_type: TYPE_STRING dims: [ 1 ] } ]',
+            "model_transaction_policy { decoupled: true }",
+            f"generation {{ max_running_sequences: {slots} }}",
+            f'parameters {{ key: "kv_slots" value {{ string_value: "{slots}" }} }}',
+            f'parameters {{ key: "step_delay_us" value {{ string_value: "{step_delay_us}" }} }}',
+        ]
+    ) + "\n"
+
+
+def assert_stream_figures(level: dict) -> None:
+    """Every success streamed text, and the per-token figures are present and ordered."""
+    assert level["output_tokens_per_s"] > 0, level
+    assert level["output_tokens"] > 0, level
+    ttft = level["time_to_first_token_us"]
+    assert ttft["count"] == level["successes"], level  # each stream timed once
+    assert 0 < ttft["min"] <= ttft["p50"] <= ttft["p90"] <= ttft["p99"] <= ttft["max"], ttft
+    itl = level["inter_token_latency_us"]
+    assert itl["count"] > 0 and itl["p50"] <= itl["p99"] <= itl["max"], itl
+    tpot = level["time_per_output_token_us"]
+    assert tpot["count"] > 0 and tpot["p50"] > 0, tpot
+    # The first text cannot come after the end of its stream.
+    assert ttft["p50"] <= level["latency_us"]["p50"] + 1, level
+    assert level["streams_without_text"] == 0 and level["streams_without_usage"] == 0, level
+    assert abs(level["output_tokens_per_s"] - level["output_tokens"] / level["duration_s"]) < 1.0, level
+
+
+@pytest.fixture
+def echo_server(surge_factory, tmp_path: Path) -> SurgeServer:
+    write_model(tmp_path, "echo", echo_lm_config("echo"))
+    return surge_factory(tmp_path)
+
+
+def test_openai_streaming_smoke(echo_server: SurgeServer):
+    before = model_metric(echo_server.metrics(), "surge_generation_tokens_total", "echo") or 0.0
+    report = bench_json(
+        echo_server, "--protocol", "openai", "--model", "echo", "--prompt", "abcdefgh",
+        "--max-tokens-range", "4:12", "--concurrency", "4", "--duration", "1s", "--warmup", "0s",
+    )
+    assert report["target"]["protocol"] == "openai"
+    assert report["target"]["encoding"] == "sse"
+    generation = report["target"]["generation"]
+    assert generation["endpoint"] == "/v1/completions"
+    assert (generation["max_tokens_min"], generation["max_tokens_max"]) == (4, 12)
+    assert generation["usage_reported"] is True
+    [level] = report["levels"]
+    assert_clean_level(level)
+    assert_stream_figures(level)
+    # echo_lm never stops on its own here: each stream is its max_tokens long.
+    assert 4 * level["successes"] <= level["output_tokens"] <= 12 * level["successes"], level
+    # The server generated at least what the client counted (it also served the probe).
+    after = model_metric(echo_server.metrics(), "surge_generation_tokens_total", "echo")
+    assert after - before >= level["output_tokens"], (before, after, level["output_tokens"])
+
+
+def test_openai_chat_open_loop(echo_server: SurgeServer):
+    report = bench_json(
+        echo_server, "--protocol", "openai", "--chat", "--model", "echo", "--prompt", "xyz",
+        "--max-tokens", "6", "--rate", "20", "--duration", "1s", "--warmup", "0s",
+    )
+    assert report["target"]["generation"]["endpoint"] == "/v1/chat/completions"
+    [level] = report["levels"]
+    assert level["rate_rps"] == 20 and level["requests"] == 20
+    assert_clean_level(level)
+    assert_stream_figures(level)
+    assert level["output_tokens"] == 6 * level["successes"]
+
+
+def test_openai_table_output(echo_server: SurgeServer):
+    result = run_bench(
+        "--url", echo_server.http_url, "--protocol", "openai", "--model", "echo", "--max-tokens", "4",
+        "--concurrency", "2", "--duration", "500ms", "--warmup", "0s",
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.split()[:4] == ["concurrency", "requests", "req/s", "tok/s"])
+    row = lines[header + 1].split()
+    assert row[0] == "2" and float(row[3]) > 0 and row[-1] == "0", lines
+    assert "POST /v1/completions, streamed" in result.stdout
+
+
+def test_openai_unknown_model_is_a_setup_failure(echo_server: SurgeServer):
+    result = run_bench("--url", echo_server.http_url, "--protocol", "openai", "--model", "nope", "--duration", "1s")
+    assert result.returncode == 2
+    assert "no text-generation model 'nope'" in result.stderr and "echo" in result.stderr, result.stderr
+    assert result.stdout == ""
+
+
+def test_openai_flags_need_the_openai_protocol():
+    for protocol in ("http", "grpc"):
+        result = run_bench("--protocol", protocol, "--model", "identity_fp32", "--max-tokens", "8", "--duration", "1s")
+        assert result.returncode == 2
+        assert "apply to --protocol openai" in result.stderr, result.stderr
+
+
+def test_kserve_flags_are_refused_with_the_openai_protocol():
+    result = run_bench("--protocol", "openai", "--model", "echo", "--binary", "--duration", "1s")
+    assert result.returncode == 2
+    assert "not --protocol openai" in result.stderr, result.stderr

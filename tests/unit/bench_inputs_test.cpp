@@ -277,6 +277,7 @@ TEST(BenchInputs, GrpcResponsesAreChecked) {
 
 TEST(BenchInputs, StatusNamesFollowTheProtocol) {
   EXPECT_EQ(status_name("kserve-http", 429), "429");
+  EXPECT_EQ(status_name("openai", 503), "503");
   EXPECT_EQ(status_name("kserve-grpc", 14), "UNAVAILABLE");
   EXPECT_EQ(status_name("kserve-grpc", 0), "OK");
   EXPECT_EQ(status_name("kserve-grpc", 16), "UNAUTHENTICATED");

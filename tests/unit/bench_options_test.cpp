@@ -117,6 +117,21 @@ TEST(BenchOptions, ArrivalProcesses) {
   EXPECT_THAT(problem_of(parse_arrival("bursty")), HasSubstr("'bursty'"));
 }
 
+TEST(BenchOptions, TokenRanges) {
+  const auto range = value_of(parse_token_range("8:256"));
+  EXPECT_EQ(range.min, 8u);
+  EXPECT_EQ(range.max, 256u);
+  const auto single = value_of(parse_token_range("64"));
+  EXPECT_EQ(single.min, 64u);
+  EXPECT_EQ(single.max, 64u);
+  EXPECT_EQ(value_of(parse_token_range(" 4 : 4 ")).max, 4u);
+  EXPECT_THAT(problem_of(parse_token_range("256:8")), HasSubstr("minimum above its maximum"));
+  EXPECT_THAT(problem_of(parse_token_range("0:8")), HasSubstr("'0:8'"));
+  EXPECT_THAT(problem_of(parse_token_range("8:")), HasSubstr("'8:'"));
+  EXPECT_THAT(problem_of(parse_token_range("a:b")), HasSubstr("MIN:MAX"));
+  EXPECT_THAT(problem_of(parse_token_range("-1")), HasSubstr("'-1'"));
+}
+
 TEST(BenchOptions, CommandLinesAreQuotedOnlyWhereTheShellNeedsIt) {
   const char* argv[] = {"surge",  "bench",           "--model", "my model", "--concurrency",
                         "1,4",    "--url=http://h:1", "it's",    ""};
@@ -124,10 +139,11 @@ TEST(BenchOptions, CommandLinesAreQuotedOnlyWhereTheShellNeedsIt) {
             "surge bench --model 'my model' --concurrency 1,4 --url=http://h:1 'it'\\''s' ''");
 }
 
-TEST(BenchOptions, ProtocolsAreHttpOrGrpc) {
-  EXPECT_EQ(std::get<bench_protocol>(parse_protocol("http")), bench_protocol::http);
-  EXPECT_EQ(std::get<bench_protocol>(parse_protocol("grpc")), bench_protocol::grpc);
-  EXPECT_EQ(std::get<std::string>(parse_protocol("h2")), "protocol 'h2' is neither http nor grpc");
+TEST(BenchOptions, ProtocolsAreHttpGrpcOrOpenai) {
+  EXPECT_EQ(value_of(parse_protocol("http")), bench_protocol::http);
+  EXPECT_EQ(value_of(parse_protocol("grpc")), bench_protocol::grpc);
+  EXPECT_EQ(value_of(parse_protocol("openai")), bench_protocol::openai);
+  EXPECT_EQ(problem_of(parse_protocol("h2")), "protocol 'h2' is not http, grpc or openai");
 }
 
 }  // namespace

@@ -175,8 +175,9 @@ TEST(ModelConfigParse, UnknownFieldColumnCountsTabsAsOneByte) {
 }
 
 TEST(ModelConfigParse, UnknownFieldWithValueOnNextLine) {
-  const auto parsed = parse_model_config("name: \"a\"\nmodel_transaction_policy\n{ decoupled: true }\n", "c.pbtxt");
-  EXPECT_EQ(parsed.error, "c.pbtxt:2:1: unsupported field \"model_transaction_policy\"");
+  const auto parsed =
+      parse_model_config("name: \"a\"\nsequence_batching\n{ max_sequence_idle_microseconds: 100 }\n", "c.pbtxt");
+  EXPECT_EQ(parsed.error, "c.pbtxt:2:1: unsupported field \"sequence_batching\"");
 }
 
 TEST(ModelConfigParse, TypoIsAnUnsupportedField) {

@@ -11,6 +11,10 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <sys/socket.h>
+
+#include <cerrno>
+
 #include "frontends/http/kserve_codec.hpp"
 
 namespace surge::http {
@@ -32,6 +36,41 @@ response_message json_response(http::status status, std::string body, unsigned v
 
 response_message error_response(http::status status, std::string_view message, unsigned version, bool keep_alive) {
   return json_response(status, encode_error(message), version, keep_alive);
+}
+
+http::status status_for(error_code code) {
+  switch (code) {
+    case error_code::invalid_argument:
+      return http::status::bad_request;
+    case error_code::not_found:
+      return http::status::not_found;
+    case error_code::unavailable:
+      return http::status::too_many_requests;
+    case error_code::not_ready:
+      return http::status::service_unavailable;
+    case error_code::deadline_exceeded:
+      return http::status::gateway_timeout;
+    case error_code::cancelled:
+      return static_cast<http::status>(499);
+    case error_code::internal:
+      break;
+  }
+  return http::status::internal_server_error;
+}
+
+asio::awaitable<bool> client_left(connection_socket& stream) {
+  for (;;) {
+    auto [ec] = co_await stream.async_wait(tcp::socket::wait_read, as_tuple(use_awaitable));
+    if (ec == asio::error::operation_aborted) co_return false;
+    if (ec) co_return true;
+    // Readiness can be stale (an edge reported for bytes an earlier read
+    // already took), so peek: 0 is the peer's FIN, EAGAIN means keep waiting.
+    char byte = 0;
+    const auto peeked = ::recv(stream.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (peeked > 0) co_return false;
+    if (peeked == 0) co_return true;
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) co_return true;
+  }
 }
 
 http_server::http_server(asio::io_context& io, request_handler& handler, server_limits limits)
@@ -168,7 +207,13 @@ asio::awaitable<void> http_server::session(std::shared_ptr<connection> conn) {
       response = error_response(http::status::service_unavailable, "server is shutting down", request.version(), false);
     } else {
       conn->expires_never();  // a queued request may wait as long as its own timeout allows
-      response = co_await handler_.handle(request, stream);
+      auto result = co_await handler_.handle(request, stream);
+      if (result.streamed) {
+        leave();
+        if (!result.keep_alive || !request.keep_alive() || draining_.load()) break;
+        continue;
+      }
+      response = std::move(result.response);
     }
     if (!response) {  // the client left while its request ran
       leave();

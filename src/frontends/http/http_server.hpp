@@ -15,6 +15,8 @@
 #include <memory>
 #include <string>
 
+#include "core/status.hpp"
+
 namespace surge::http {
 
 namespace asio = boost::asio;
@@ -31,14 +33,32 @@ struct server_limits {
   std::chrono::seconds io_timeout{30};     // reading one request or writing one response
 };
 
+// A handler's answer: a response for the server to write; nothing, because
+// the client is gone; or `streamed`, when the handler wrote the whole
+// response itself (Server-Sent Events) and the connection may be reused when
+// `keep_alive` says so.
+struct handler_result {
+  handler_result(response_message r) : response(std::move(r)) {}
+  handler_result(std::optional<response_message> r) : response(std::move(r)) {}
+  handler_result(std::nullopt_t) {}
+  static handler_result streamed_response(bool keep_alive) {
+    handler_result result(std::nullopt);
+    result.streamed = true;
+    result.keep_alive = keep_alive;
+    return result;
+  }
+
+  std::optional<response_message> response;
+  bool streamed{false};
+  bool keep_alive{false};
+};
+
 // What a server does with one request. `stream` is lent for the call so a
-// handler can watch for its client leaving; a handler returns nullopt when the
-// client is gone and nothing can be written.
+// handler can watch for its client leaving or stream its response.
 class request_handler {
  public:
   virtual ~request_handler() = default;
-  virtual asio::awaitable<std::optional<response_message>> handle(request_message& request,
-                                                                  connection_socket& stream) = 0;
+  virtual asio::awaitable<handler_result> handle(request_message& request, connection_socket& stream) = 0;
 };
 
 // HTTP/1.1 with keep-alive: one coroutine per connection, each on its own
@@ -78,5 +98,10 @@ class http_server {
 response_message json_response(beast::http::status status, std::string body, unsigned version, bool keep_alive);
 response_message error_response(beast::http::status status, std::string_view message, unsigned version,
                                 bool keep_alive);
+// The HTTP status of each error code (docs/error-policy.md).
+beast::http::status status_for(error_code code);
+// True when the peer closed its end; false when it sent more bytes (a
+// pipelined request), which only means we cannot watch any longer.
+asio::awaitable<bool> client_left(connection_socket& stream);
 
 }  // namespace surge::http

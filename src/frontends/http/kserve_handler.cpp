@@ -8,14 +8,13 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <sys/socket.h>
 
-#include <cerrno>
 #include <charconv>
 #include <mutex>
 
 #include "config/model_config.hpp"
 #include "frontends/http/kserve_codec.hpp"
+#include "frontends/http/kserve_generate.hpp"
 
 namespace surge::http {
 
@@ -75,43 +74,6 @@ class http_response_sink final : public response_sink, public std::enable_shared
   std::optional<error> failure_;                // guarded by mutex_
   bool finished_{false};                        // guarded by mutex_
 };
-
-// True when the peer closed its end; false when it sent more bytes (a
-// pipelined request), which only means we cannot watch any longer.
-asio::awaitable<bool> client_left(connection_socket& stream) {
-  for (;;) {
-    auto [ec] = co_await stream.async_wait(asio::ip::tcp::socket::wait_read, as_tuple(use_awaitable));
-    if (ec == asio::error::operation_aborted) co_return false;
-    if (ec) co_return true;
-    // Readiness can be stale (an edge reported for bytes an earlier read
-    // already took), so peek: 0 is the peer's FIN, EAGAIN means keep waiting.
-    char byte = 0;
-    const auto peeked = ::recv(stream.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (peeked > 0) co_return false;
-    if (peeked == 0) co_return true;
-    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) co_return true;
-  }
-}
-
-http::status status_for(error_code code) {
-  switch (code) {
-    case error_code::invalid_argument:
-      return http::status::bad_request;
-    case error_code::not_found:
-      return http::status::not_found;
-    case error_code::unavailable:
-      return http::status::too_many_requests;
-    case error_code::not_ready:
-      return http::status::service_unavailable;
-    case error_code::deadline_exceeded:
-      return http::status::gateway_timeout;
-    case error_code::cancelled:
-      return static_cast<http::status>(499);
-    case error_code::internal:
-      break;
-  }
-  return http::status::internal_server_error;
-}
 
 response_message failure_response(const error& failure, const request_message& request) {
   auto response = error_response(status_for(failure.code), failure.message, request.version(), true);
@@ -236,8 +198,7 @@ void write_model_statistics(json_writer& w, const model_version& model) {
 
 }  // namespace
 
-asio::awaitable<std::optional<response_message>> kserve_handler::handle(request_message& request,
-                                                                       connection_socket& stream) {
+asio::awaitable<handler_result> kserve_handler::handle(request_message& request, connection_socket& stream) {
   const auto parts = split_path(request.target());
   const auto method = request.method();
   const auto version = request.version();
@@ -360,8 +321,17 @@ asio::awaitable<std::optional<response_message>> kserve_handler::handle(request_
     w.EndObject();
     co_return ok(buffer.GetString());
   }
+  if (action == "generate" || action == "generate_stream") {
+    co_return co_await kserve_generate(request, stream, std::move(model), action == "generate_stream");
+  }
   if (action == "infer") {
     if (method != http::verb::post) co_return fail(http::status::method_not_allowed, "infer takes POST");
+    if (model->config().model_transaction_policy().decoupled()) {
+      co_return fail(http::status::bad_request,
+                     "model '" + std::string(model_name) +
+                         "' sends many responses per request: use /generate, /generate_stream, the OpenAI API or "
+                         "gRPC ModelStreamInfer");
+    }
     co_return co_await infer(request, stream, std::move(model));
   }
   co_return fail(http::status::not_found, "no route for " + std::string(request.target()));

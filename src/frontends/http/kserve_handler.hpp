@@ -11,8 +11,7 @@ class kserve_handler final : public request_handler {
  public:
   explicit kserve_handler(const model_registry& models) : models_(models) {}
 
-  asio::awaitable<std::optional<response_message>> handle(request_message& request,
-                                                          connection_socket& stream) override;
+  asio::awaitable<handler_result> handle(request_message& request, connection_socket& stream) override;
 
   // Flips /v2/health/ready; false before models load and while draining.
   void set_ready(bool ready) { ready_.store(ready); }

@@ -2,7 +2,7 @@
 
 namespace surge::http {
 
-asio::awaitable<std::optional<response_message>> metrics_handler::handle(request_message& request,
+asio::awaitable<handler_result> metrics_handler::handle(request_message& request,
                                                                         connection_socket&) {
   namespace http = beast::http;
   const auto target = request.target();

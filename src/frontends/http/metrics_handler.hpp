@@ -10,7 +10,7 @@ class metrics_handler final : public request_handler {
  public:
   explicit metrics_handler(const metrics::registry& registry) : registry_(registry) {}
 
-  asio::awaitable<std::optional<response_message>> handle(request_message& request,
+  asio::awaitable<handler_result> handle(request_message& request,
                                                           connection_socket& stream) override;
 
  private:

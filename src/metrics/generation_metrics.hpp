@@ -1,0 +1,25 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "metrics/registry.hpp"
+
+namespace surge {
+
+// Series of a generative model version, beside its model_metrics (which keep
+// the end-to-end request and queue-time histograms for every model kind).
+struct generation_metrics {
+  generation_metrics(metrics::registry& registry, const std::string& model, std::int64_t version);
+
+  metrics::histogram& time_to_first_token;
+  metrics::histogram& inter_token_latency;
+  metrics::gauge& running_sequences;
+  metrics::gauge& waiting_sequences;
+  metrics::counter& prompt_tokens;
+  metrics::counter& generated_tokens;
+  metrics::counter& preemptions;
+  metrics::histogram& step_sequences;
+};
+
+}  // namespace surge
