@@ -7,6 +7,7 @@ REPOSITORY ?= model_repository
 HOST ?= 127.0.0.1
 HTTP_PORT ?= 8000
 METRICS_PORT ?= 8002
+GRPC_PORT ?= 8001
 PYTHON := /usr/bin/python3
 VENV_PYTHON := .venv/bin/python
 
@@ -24,7 +25,8 @@ models: deps
 
 serve: build models
 	$(BUILD)/surge serve --model-repository $(REPOSITORY) --host $(HOST) \
-	  --http-port $(HTTP_PORT) --metrics-port $(METRICS_PORT)
+	  --http-port $(HTTP_PORT) --metrics-port $(METRICS_PORT) \
+	  --grpc-port $(GRPC_PORT)
 
 unit: build models
 	ctest --test-dir $(BUILD) --output-on-failure -j2

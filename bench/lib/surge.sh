@@ -13,7 +13,7 @@ surge_serve_command() {
     backend_args=(--backend-directory "$(dirname "$surge_bin")/backends")
   fi
   surge_command=("$surge_bin" serve --model-repository "$repository" --host 127.0.0.1 --http-port 0 --metrics-port 0
-    "${backend_args[@]}" "$@")
+    --grpc-port 0 "${backend_args[@]}" "$@")
 }
 
 # The HTTP port a server printed to its stdout log ("surge: http listening on

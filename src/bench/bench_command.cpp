@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "bench/bench_report.hpp"
+#include "bench/kserve_grpc_target.hpp"
 #include "bench/kserve_http_target.hpp"
 #include "bench/load_loop.hpp"
 #include "bench/openai_stream_target.hpp"
@@ -42,8 +43,7 @@ bool take(parsed<T> result, T& into, std::string& problem) {
 // The flags of --protocol openai, and that they are given only with it.
 std::optional<std::string> finish_openai_options(bench_arguments& arguments) {
   auto& options = arguments.options;
-  const bool openai = options.protocol == "openai";
-  if (!openai) {
+  if (options.protocol != bench_protocol::openai) {
     if (options.chat || options.ignore_eos || !options.prompt.empty() || !options.prompt_file.empty() ||
         !arguments.max_tokens.empty() || !arguments.max_tokens_range.empty() || !arguments.temperature.empty() ||
         arguments.max_tokens_distribution != "uniform") {
@@ -84,7 +84,14 @@ std::optional<std::string> finish_openai_options(bench_arguments& arguments) {
 }
 
 std::unique_ptr<load_target> make_target(const asio::any_io_executor& executor, const bench_options& options) {
-  if (options.protocol == "openai") return std::make_unique<openai_stream_target>(executor, options);
+  switch (options.protocol) {
+    case bench_protocol::grpc:
+      return std::make_unique<kserve_grpc_target>(executor, options);
+    case bench_protocol::openai:
+      return std::make_unique<openai_stream_target>(executor, options);
+    case bench_protocol::http:
+      break;
+  }
   return std::make_unique<kserve_http_target>(executor, options);
 }
 
@@ -92,7 +99,17 @@ std::unique_ptr<load_target> make_target(const asio::any_io_executor& executor, 
 std::optional<std::string> finish_options(bench_arguments& arguments) {
   auto& options = arguments.options;
   std::string problem;
+  if (!take(parse_protocol(arguments.protocol), options.protocol, problem)) return problem;
+  if (options.protocol == bench_protocol::grpc) {
+    const bool url_given = arguments.url_option && arguments.url_option->count() > 0;
+    if (!url_given) options.url = "127.0.0.1:8001";
+    if (options.url.starts_with("grpc://")) options.url.erase(0, 7);
+    if (options.binary) return std::string("--binary is HTTP's binary tensor extension; gRPC always sends tensors raw");
+  }
   if (!take(parse_url(options.url), options.address, problem)) return problem;
+  if (options.protocol == bench_protocol::grpc && !options.address.base_path.empty()) {
+    return "url '" + options.url + "': a gRPC address is HOST:PORT, without a path";
+  }
   if (!take(parse_concurrency_list(arguments.concurrency), options.concurrency, problem)) return problem;
   if (!arguments.rate.empty() && !take(parse_rate_list(arguments.rate), options.rates, problem)) return problem;
   if (!take(parse_arrival(arguments.arrival), options.arrival, problem)) return problem;
@@ -179,7 +196,7 @@ asio::awaitable<int> bench_main(const bench_options& options, run_context& conte
 
   if (options.json) {
     std::cout << format_json(context, results) << std::flush;
-  } else if (const auto notes = format_footnotes(results); !notes.empty()) {
+  } else if (const auto notes = format_footnotes(context, results); !notes.empty()) {
     std::cout << "\n" << notes << std::flush;
   }
   // The target summary lives in this frame; the caller must not use it after.
@@ -192,13 +209,17 @@ asio::awaitable<int> bench_main(const bench_options& options, run_context& conte
 CLI::App* add_bench_command(CLI::App& app, bench_arguments& arguments) {
   auto& options = arguments.options;
   auto* command = app.add_subcommand(
-      "bench", "Measure a KServe v2 or OpenAI-compatible server's throughput and latency under load");
+      "bench", "Measure a KServe v2 (HTTP or gRPC) or OpenAI-compatible server's throughput and latency under load");
   command
-      ->add_option("--protocol", options.protocol,
-                   "What to send: http (KServe v2 inference) or openai (streamed completions, per-token figures)")
+      ->add_option("--protocol", arguments.protocol,
+                   "What to send: http (KServe v2 inference over HTTP), grpc (KServe v2 inference over gRPC) or "
+                   "openai (streamed completions, per-token figures)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"http", "openai"}));
-  command->add_option("--url", options.url, "Server to load: http://HOST:PORT")->capture_default_str();
+      ->check(CLI::IsMember({"http", "grpc", "openai"}));
+  arguments.url_option = command
+                             ->add_option("--url", options.url,
+                                          "Server to load: http://HOST:PORT (grpc: HOST:PORT, default 127.0.0.1:8001)")
+                             ->capture_default_str();
   command->add_option("--model", options.model, "Model to send requests to")->required();
   command->add_option("--version", options.version, "Model version (default: the server's choice)");
   auto* concurrency =

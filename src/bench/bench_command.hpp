@@ -21,6 +21,8 @@ struct bench_arguments {
   std::string warmup{"2s"};
   std::vector<std::string> shapes;
   unsigned timeout_ms{30000};
+  std::string protocol{"http"};
+  CLI::Option* url_option{nullptr};  // to tell a given --url from the default
   // --protocol openai
   std::string max_tokens;        // "N"
   std::string max_tokens_range;  // "MIN:MAX"

@@ -152,6 +152,13 @@ parsed<arrival_process> parse_arrival(std::string_view text) {
   return "arrival " + quoted(text) + " is neither constant nor poisson";
 }
 
+parsed<bench_protocol> parse_protocol(std::string_view text) {
+  if (text == "http") return bench_protocol::http;
+  if (text == "grpc") return bench_protocol::grpc;
+  if (text == "openai") return bench_protocol::openai;
+  return "protocol " + quoted(text) + " is not http, grpc or openai";
+}
+
 parsed<token_range> parse_token_range(std::string_view text) {
   const auto colon = text.find(':');
   const auto low_text = trim(text.substr(0, colon));

@@ -33,6 +33,13 @@ struct shape_override {
   std::vector<std::int64_t> dims;
 };
 
+// What is sent.
+enum class bench_protocol {
+  http,    // KServe v2 REST over HTTP/1.1 keep-alive connections
+  grpc,    // KServe v2 gRPC (inference.GRPCInferenceService/ModelInfer) on one HTTP/2 channel
+  openai,  // OpenAI streamed completions over HTTP/1.1; stream statistics per token
+};
+
 // max_tokens of generated requests: each request draws one in [min, max]
 // ("--max-tokens-range 8:256"); equal bounds give every request the same.
 struct token_range {
@@ -46,10 +53,8 @@ struct token_range {
 enum class length_distribution { uniform, log_uniform };
 
 struct bench_options {
-  // What is sent: "http" (KServe v2 inference over HTTP) or "openai" (OpenAI
-  // streamed completions; stream statistics per token).
-  std::string protocol{"http"};
-  std::string url{"http://127.0.0.1:8000"};
+  bench_protocol protocol{bench_protocol::http};
+  std::string url{"http://127.0.0.1:8000"};  // gRPC: HOST:PORT, default 127.0.0.1:8001
   server_address address;  // parsed from url
   std::string model;
   std::string version;  // empty: the server's default version
@@ -106,6 +111,8 @@ parsed<shape_override> parse_shape_override(std::string_view text);
 parsed<server_address> parse_url(std::string_view text);
 
 parsed<arrival_process> parse_arrival(std::string_view text);
+
+parsed<bench_protocol> parse_protocol(std::string_view text);  // "http", "grpc" or "openai"
 
 // "8:256" (inclusive) or "64": positive whole numbers, the first not above the second.
 parsed<token_range> parse_token_range(std::string_view text);

@@ -178,7 +178,7 @@ std::string format_header(const run_context& context) {
 
 std::string format_table_header(const bench_options& options) {
   const bool open = !options.rates.empty();
-  if (options.protocol == "openai") {
+  if (options.protocol == bench_protocol::openai) {
     return (open ? print("%10s %6s", "rate/s", "conns") : print("%11s", "concurrency")) +
            print(" %9s %8s %9s %9s %9s %9s %8s %8s %8s %9s %9s %7s\n", "requests", "req/s", "tok/s", "ttft p50",
                  "ttft p90", "ttft p99", "itl p50", "itl p90", "itl p99", "e2e p50", "e2e p99", "errors");
@@ -212,13 +212,15 @@ std::string format_table_row(const level_result& level) {
                static_cast<unsigned long long>(level.errors()));
 }
 
-std::string format_footnotes(const std::vector<level_result>& levels) {
+std::string format_footnotes(const run_context& context, const std::vector<level_result>& levels) {
+  const std::string protocol = context.target ? context.target->protocol : "kserve-http";
+  const std::string status_prefix = protocol == "kserve-grpc" ? " x gRPC " : " x HTTP ";
   std::string text;
   for (const auto& level : levels) {
     if (level.errors() > 0) {
       std::string parts;
       for (const auto& [status, count] : level.errors_by_status) {
-        parts += (parts.empty() ? "" : ", ") + std::to_string(count) + " x HTTP " + std::to_string(status);
+        parts += (parts.empty() ? "" : ", ") + std::to_string(count) + status_prefix + status_name(protocol, status);
       }
       for (const auto& [kind, count] : level.errors_by_kind) {
         parts += (parts.empty() ? "" : ", ") + std::to_string(count) + " x " + std::string(failure_name(kind));
@@ -477,7 +479,7 @@ std::string format_json(const run_context& context, const std::vector<level_resu
     w.Key("by_status");
     w.StartObject();
     for (const auto& [status, count] : level.errors_by_status) {
-      w.Key(std::to_string(status).c_str());
+      write_string(w, status_name(context.target ? context.target->protocol : "kserve-http", status));
       w.Uint64(count);
     }
     w.EndObject();

@@ -38,7 +38,7 @@ std::string format_table_header(const bench_options& options);
 std::string format_table_row(const level_result& level);
 // Lines after the table: errors by kind and status, and notes such as an
 // open loop whose client fell behind its schedule. Empty when there is nothing.
-std::string format_footnotes(const std::vector<level_result>& levels);
+std::string format_footnotes(const run_context& context, const std::vector<level_result>& levels);
 
 // One line without a newline, for "\r" redrawing.
 std::string format_progress(const level_spec& spec, const loop_settings& settings, const level_run::progress& progress,

@@ -41,7 +41,7 @@ class kserve_http_driver final : public request_driver {
 
   asio::awaitable<request_outcome> send_one() override {
     const auto answer = co_await connection_.exchange(*request_);
-    request_outcome outcome{answer.failure, answer.status};
+    request_outcome outcome{answer.failure, answer.status, answer.status == 200};
     // prepare() checked one answer in full; here only that a success carries
     // a body, which a KServe v2 infer response always does.
     if (outcome.failure == failure_kind::none && outcome.status == 200 && answer.body.empty()) {
@@ -158,7 +158,7 @@ asio::awaitable<std::optional<std::string>> kserve_http_target::prepare() {
   const auto check = check_infer_response(probe.body, probe.json_length);
   if (check.problem) co_return "the answer to the first infer request is not a KServe v2 response: " + *check.problem;
 
-  summary_.protocol = "kserve-http";
+  summary_.protocol = "kserve-http";  // bench_report and status_name key on it
   summary_.url = options_.url;
   summary_.model = options_.model;
   summary_.version = !check.model_version.empty() ? check.model_version : options_.version;

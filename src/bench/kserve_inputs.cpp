@@ -387,6 +387,43 @@ parsed<request_body> request_from_file(const std::string& contents, bool batchin
   return body;
 }
 
+std::size_t raw_request::byte_size() const {
+  std::size_t total = 0;
+  for (const auto& tensor : tensors) total += tensor.size();
+  return total;
+}
+
+raw_request synthesize_raw_request(const std::vector<input_spec>& inputs, bool batching,
+                                   const synthesis_options& options) {
+  value_source values(options.seed);
+  raw_request request;
+  request.inputs = inputs;
+  for (const auto& input : inputs) {
+    auto& bytes = request.tensors.emplace_back();
+    emit_values(input.type, element_count(input.shape), options.string_length, values, &bytes, nullptr);
+  }
+  request.rows = inputs.empty() ? 1 : rows_of(inputs.front().shape, batching);
+  return request;
+}
+
+parsed<raw_request> raw_request_from_file(const std::string& contents, bool batching) {
+  auto decoded = http::decode_infer_request(std::make_shared<const std::string>(contents), std::nullopt);
+  if (auto* failure = std::get_if<error>(&decoded)) return "not a KServe v2 infer request: " + failure->message;
+  const auto& request = std::get<http::decoded_infer_request>(decoded);
+  if (request.inputs.empty()) return std::string("the request has no inputs");
+
+  raw_request raw;
+  for (const auto& input : request.inputs) {
+    raw.inputs.push_back({input.name, input.type, input.shape});
+    raw.tensors.emplace_back(reinterpret_cast<const char*>(input.data.data()), input.data.size());
+  }
+  for (const auto& output : request.outputs) raw.outputs.push_back(output.name);
+  raw.priority = request.priority;
+  if (request.timeout) raw.timeout_us = static_cast<std::uint64_t>(request.timeout->count());
+  raw.rows = rows_of(request.inputs.front().shape, batching);
+  return raw;
+}
+
 response_check check_infer_response(std::string_view body, std::optional<std::size_t> json_length) {
   const std::size_t header_size = json_length.value_or(body.size());
   if (header_size > body.size()) {

@@ -66,6 +66,27 @@ request_body synthesize_request(const std::vector<input_spec>& inputs, bool batc
 // `binary`, re-encoded with every input in the binary section.
 parsed<request_body> request_from_file(const std::string& contents, bool batching, bool binary);
 
+// Every input's bytes as raw tensor data (little-endian elements, BYTES
+// elements each behind a 4-byte length), for protocols that carry tensors
+// raw: KServe v2 gRPC's raw_input_contents.
+struct raw_request {
+  std::vector<input_spec> inputs;
+  std::vector<std::string> tensors;          // one per input, same order
+  std::vector<std::string> outputs;          // requested outputs; empty: all
+  std::optional<std::uint32_t> priority;     // from an input file's parameters
+  std::optional<std::uint64_t> timeout_us;   // from an input file's parameters
+  std::int64_t rows{1};
+  std::size_t byte_size() const;             // all tensors together
+};
+
+// The same values synthesize_request puts in a binary body for the same
+// options, split per input.
+raw_request synthesize_raw_request(const std::vector<input_spec>& inputs, bool batching,
+                                   const synthesis_options& options);
+
+// A KServe v2 JSON request body read from a file, its tensors made raw.
+parsed<raw_request> raw_request_from_file(const std::string& contents, bool batching);
+
 struct response_check {
   std::optional<std::string> problem;  // nullopt: the body is a KServe v2 infer response
   std::string model_version;           // as the response names it; empty when absent

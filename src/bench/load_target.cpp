@@ -1,6 +1,21 @@
 #include "bench/load_target.hpp"
 
+#include <array>
+
 namespace surge::bench {
+
+std::string status_name(std::string_view protocol, unsigned status) {
+  // grpc::StatusCode's names, by number (the gRPC protocol fixes them).
+  static constexpr std::array<std::string_view, 17> grpc_codes{
+      "OK",           "CANCELLED",           "UNKNOWN",       "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
+      "NOT_FOUND",    "ALREADY_EXISTS",      "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+      "ABORTED",      "OUT_OF_RANGE",        "UNIMPLEMENTED", "INTERNAL",         "UNAVAILABLE",
+      "DATA_LOSS",    "UNAUTHENTICATED"};
+  if (protocol == "kserve-grpc") {
+    return status < grpc_codes.size() ? std::string(grpc_codes[status]) : "code " + std::to_string(status);
+  }
+  return std::to_string(status);
+}
 
 std::string_view failure_name(failure_kind kind) {
   switch (kind) {

@@ -1,10 +1,10 @@
 #pragma once
 
 // The seam between what is sent and how load is applied. A load_target knows
-// one protocol and one model (KServe v2 over HTTP/1.1, OpenAI streamed
-// completions); the loops in load_loop.hpp know only "send one request, tell
-// me how it went" (for a token stream: also when its text came), so another
-// protocol is a new load_target, not a new loop.
+// one protocol and one model (KServe v2 over HTTP/1.1 or over gRPC, OpenAI
+// streamed completions); the loops in load_loop.hpp know only "send one
+// request, tell me how it went" (for a token stream: also when its text
+// came), so another protocol is a new load_target, not a new loop.
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -27,7 +27,7 @@ enum class failure_kind {
   connect_failed,     // could not open the connection
   timeout,            // --timeout-ms passed (connect, send or receive)
   connection_closed,  // the server closed or reset the connection mid-exchange
-  protocol_error,     // the answer was not well-formed HTTP (or was over the size limit)
+  protocol_error,     // the answer was not well-formed HTTP (or was over the size limit); gRPC: it failed in transport
   invalid_response,   // a success status whose body is not what the protocol promises
   stream_error,       // a streamed answer began with success, then the server sent an error event
   client_saturated,   // open loop: the request was due but every allowed connection was busy
@@ -47,15 +47,23 @@ struct stream_observation {
 
 struct request_outcome {
   failure_kind failure{failure_kind::none};
-  unsigned status{0};  // the protocol's status when an answer arrived (HTTP: 200, 429, ...); 0 when none
+  // The protocol's status when an answer arrived: HTTP 200, 429, ...; gRPC's
+  // status code (0 OK, 14 UNAVAILABLE, ...). Meaningless when `failure` is set.
+  unsigned status{0};
+  bool ok{false};  // `status` is the protocol's success (HTTP 200, gRPC OK)
   std::optional<stream_observation> stream{};  // token-streaming targets
-  bool success() const { return failure == failure_kind::none && status == 200; }
+  bool success() const { return failure == failure_kind::none && ok; }
 };
 
+// How reports name a status of `protocol` (a target_summary::protocol):
+// "429" for HTTP (kserve-http, openai), "UNAVAILABLE" for gRPC.
+std::string status_name(std::string_view protocol, unsigned status);
+
 // One connection's worth of sending: requests go one at a time, each after
-// the previous one's outcome is known (HTTP/1.1 keep-alive). Reconnects by
-// itself after a failure; the connect time then counts in that request.
-// Used from one coroutine at a time.
+// the previous one's outcome is known (HTTP/1.1 keep-alive; gRPC: one call at
+// a time on a channel the drivers share). Reconnects by itself after a
+// failure; the connect time then counts in that request. Used from one
+// coroutine at a time.
 class request_driver {
  public:
   virtual ~request_driver() = default;
@@ -79,11 +87,11 @@ struct generation_summary {
 
 // What the reports say about the target.
 struct target_summary {
-  std::string protocol;  // "kserve-http", "openai"
+  std::string protocol;  // "kserve-http", "kserve-grpc" or "openai"
   std::string url;
   std::string model;
   std::string version;   // as the server reported it, or as asked
-  std::string encoding;  // "json" or "binary"
+  std::string encoding;  // "json" or "binary"; gRPC: "raw"; openai: "sse"
   std::size_t request_bytes{0};
   std::int64_t rows_per_request{1};
   struct tensor_summary {

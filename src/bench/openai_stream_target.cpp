@@ -73,6 +73,9 @@ asio::awaitable<streamed_exchange> stream_one(http_connection& connection, const
   result.answer = co_await connection.exchange_streaming(request, on_body);
   result.outcome.failure = result.answer.failure;
   result.outcome.status = result.answer.status;
+  // A success needs the stream to end cleanly too: a 200 whose stream breaks
+  // off or carries an error event gets a failure below.
+  result.outcome.ok = result.answer.status == 200;
   if (result.answer.failure != failure_kind::none || result.answer.status != 200) co_return result;
   if (reader.error()) {
     result.outcome.failure = failure_kind::stream_error;

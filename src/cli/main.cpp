@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "bench/bench_command.hpp"
+#include "frontends/grpc/grpc_server.hpp"
 #include "frontends/http/http_server.hpp"
 #include "frontends/http/kserve_handler.hpp"
 #include "frontends/http/metrics_handler.hpp"
@@ -38,6 +39,8 @@ struct serve_options {
   std::string host{"127.0.0.1"};
   std::uint16_t http_port{8000};
   std::uint16_t metrics_port{8002};
+  std::uint16_t grpc_port{8001};
+  std::size_t grpc_max_message_mib{64};
   unsigned threads{std::max(1u, std::thread::hardware_concurrency())};
   bool strict{false};
   std::string backend_directory;
@@ -106,11 +109,16 @@ int serve(const serve_options& options) {
   surge::http::metrics_handler metrics_endpoint(metrics);
   surge::http::http_server http(io, routes, limits);
   surge::http::http_server metrics_http(io, metrics_endpoint, limits);
+  surge::grpc_frontend::grpc_limits grpc_limits;
+  grpc_limits.max_message_bytes = options.grpc_max_message_mib * 1024 * 1024;
+  surge::grpc_frontend::grpc_server grpc(io, models, grpc_limits);
   std::uint16_t http_port = 0;
   std::uint16_t metrics_port = 0;
+  std::uint16_t grpc_port = 0;
   try {
     http_port = http.listen(options.host, options.http_port);
     metrics_port = metrics_http.listen(options.host, options.metrics_port);
+    grpc_port = grpc.start(options.host, options.grpc_port);
   } catch (const std::exception& e) {
     std::cerr << "surge: cannot listen: " << e.what() << std::endl;
     remote.stop();
@@ -121,8 +129,10 @@ int serve(const serve_options& options) {
   http.start();
   metrics_http.start();
   std::cout << "surge: http listening on " << options.host << ":" << http_port << "\n"
-            << "surge: metrics listening on " << options.host << ":" << metrics_port << std::endl;
+            << "surge: metrics listening on " << options.host << ":" << metrics_port << "\n"
+            << "surge: grpc listening on " << options.host << ":" << grpc_port << std::endl;
   kserve.set_ready(true);
+  grpc.set_ready(true);
   std::cout << "surge: ready" << std::endl;
 
   // SIGINT/SIGTERM: stop accepting, let requests in flight finish, then stop.
@@ -135,16 +145,23 @@ int serve(const serve_options& options) {
         auto [ec, signal] = co_await signals.async_wait(asio::as_tuple(asio::use_awaitable));
         std::cout << "surge: signal " << signal << ", draining" << std::endl;
         kserve.set_ready(false);
+        grpc.set_ready(false);
         http.stop_accepting();
+        grpc.stop_admitting();
         asio::steady_timer limit(io, std::chrono::seconds(options.drain_timeout_seconds));
-        co_await (http.wait_drained() || limit.async_wait(asio::use_awaitable));
+        co_await ((http.wait_drained() && grpc.wait_drained()) || limit.async_wait(asio::use_awaitable));
         drained.set_value();
       },
       asio::detached);
   drained.get_future().wait();
 
   remote.stop();
+  // gRPC's shutdown cancels the calls the drain left (open streams, requests
+  // past the drain timeout) and returns once each has finished; the models
+  // answer what is still queued meanwhile.
+  std::thread grpc_stopper([&grpc] { grpc.shutdown(); });
   models.stop_all();
+  grpc_stopper.join();
   metrics_http.stop_accepting();
   work.reset();
   stop_io();
@@ -170,6 +187,14 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve_command->add_option("--metrics-port", options.metrics_port, "Prometheus /metrics port (0: pick a free one)")
       ->envname("SURGE_METRICS_PORT")
+      ->capture_default_str();
+  serve_command->add_option("--grpc-port", options.grpc_port, "KServe v2 gRPC port (0: pick a free one)")
+      ->envname("SURGE_GRPC_PORT")
+      ->capture_default_str();
+  serve_command->add_option("--grpc-max-message-mib", options.grpc_max_message_mib,
+                            "Largest gRPC message received or sent")
+      ->envname("SURGE_GRPC_MAX_MESSAGE_MIB")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{2047}))
       ->capture_default_str();
   serve_command->add_option("--threads", options.threads, "I/O threads")
       ->envname("SURGE_THREADS")

@@ -33,6 +33,7 @@ HTTP_TIMEOUT_S = 30.0  # one HTTP exchange
 
 _HTTP_LINE = re.compile(r"^surge: http listening on (\S+):(\d+)\s*$", re.MULTILINE)
 _METRICS_LINE = re.compile(r"^surge: metrics listening on (\S+):(\d+)\s*$", re.MULTILINE)
+_GRPC_LINE = re.compile(r"^surge: grpc listening on (\S+):(\d+)\s*$", re.MULTILINE)
 _READY_LINE = re.compile(r"^surge: ready\s*$", re.MULTILINE)
 
 T = TypeVar("T")
@@ -86,6 +87,7 @@ class SurgeServer:
         self.host = "127.0.0.1"
         self.http_port: int | None = None
         self.metrics_port: int | None = None
+        self.grpc_port: int | None = None
 
     # -- logs ---------------------------------------------------------------
 
@@ -134,6 +136,11 @@ class SurgeServer:
         return f"http://{self.host}:{self.http_port}"
 
     @property
+    def grpc_url(self) -> str:
+        """host:port of the KServe v2 gRPC endpoint, the form tritonclient.grpc wants."""
+        return f"{self.host}:{self.grpc_port}"
+
+    @property
     def metrics_url(self) -> str:
         return f"http://{self.host}:{self.metrics_port}/metrics"
 
@@ -153,9 +160,11 @@ class SurgeServer:
             out = self.stdout_text()
             http = _HTTP_LINE.search(out)
             metrics = _METRICS_LINE.search(out)
-            if http and metrics and _READY_LINE.search(out):
+            grpc = _GRPC_LINE.search(out)
+            if http and metrics and grpc and _READY_LINE.search(out):
                 self.host, self.http_port = http.group(1), int(http.group(2))
                 self.metrics_port = int(metrics.group(2))
+                self.grpc_port = int(grpc.group(2))
                 return
             if self.process.poll() is not None:
                 raise RuntimeError(f"surge exited before it was ready\n{self.describe()}")
@@ -215,6 +224,8 @@ def launch_surge(repository: Path, log_dir: Path, extra_args: Iterable[str] = ()
         "--http-port",
         "0",
         "--metrics-port",
+        "0",
+        "--grpc-port",
         "0",
         *backend_directory_args(),
         *extra_args,

@@ -1,6 +1,7 @@
 """`surge bench`, the load generator, against a real server: closed and open
-loop, JSON and binary tensors, the JSON report's shape, setup failures, and
-OpenAI token streaming against the echo_lm test language model."""
+loop, JSON and binary tensors, KServe v2 over gRPC, the JSON report's shape,
+setup failures, and OpenAI token streaming against the echo_lm test language
+model."""
 
 from __future__ import annotations
 
@@ -27,9 +28,10 @@ def run_bench(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-def bench_json(server: SurgeServer, *args: str) -> dict:
-    """Runs `surge bench --json` against `server` and returns the parsed report."""
-    result = run_bench("--json", "--url", server.http_url, *args)
+def bench_json(server: SurgeServer, *args: str, grpc: bool = False) -> dict:
+    """Runs `surge bench --json` against `server` (its gRPC port with `grpc`) and returns the parsed report."""
+    address = ("--protocol", "grpc", "--url", server.grpc_url) if grpc else ("--url", server.http_url)
+    result = run_bench("--json", *address, *args)
     assert result.returncode == 0, f"exit {result.returncode}\nstdout: {result.stdout}\nstderr: {result.stderr}"
     try:
         return json.loads(result.stdout)
@@ -198,6 +200,73 @@ def test_shape_that_does_not_fit_the_model_is_refused(surge):
 
 
 # ---------------------------------------------------------------------------
+# KServe v2 over gRPC
+
+
+def test_grpc_closed_loop_smoke(surge):
+    report = bench_json(
+        surge, "--model", "identity_fp32", "--rows", "2", "--duration", "1s", "--warmup", "0s", "--concurrency", "1,4",
+        grpc=True,
+    )
+    target = report["target"]
+    assert (target["protocol"], target["url"], target["encoding"]) == ("kserve-grpc", surge.grpc_url, "raw")
+    assert target["model"] == "identity_fp32" and target["version"] == "1"
+    assert target["inputs"] == [{"name": "INPUT0", "datatype": "FP32", "shape": [2, 1]}]
+    assert [level["concurrency"] for level in report["levels"]] == [1, 4]
+    for level in report["levels"]:
+        assert_clean_level(level)
+        assert abs(level["rows_per_s"] - 2 * level["throughput_rps"]) < 0.01 * level["rows_per_s"] + 1
+
+
+def test_grpc_open_loop_and_input_file(surge, tmp_path: Path):
+    body = {"inputs": [{"name": "features", "datatype": "FP32", "shape": [2, 4], "data": [5.1, 3.5, 1.4, 0.2] * 2}]}
+    path = tmp_path / "iris.json"
+    path.write_text(json.dumps(body))
+    report = bench_json(
+        surge, "--model", "iris", "--input-file", str(path), "--rate", "100", "--duration", "1s", "--warmup", "0s",
+        grpc=True,
+    )
+    assert report["target"]["rows_per_request"] == 2
+    [level] = report["levels"]
+    assert_clean_level(level)
+    assert level["requests"] == 100
+
+
+def test_grpc_errors_are_reported_by_status_name(surge_factory, tmp_path: Path):
+    write_model(
+        tmp_path, "tiny_queue",
+        identity_config("tiny_queue", max_batch_size=1, execute_delay_us=20000, max_queue_size=1),
+    )
+    server = surge_factory(tmp_path)
+    report = bench_json(
+        server, "--model", "tiny_queue", "--concurrency", "8", "--duration", "1s", "--warmup", "0s", grpc=True
+    )
+    [level] = report["levels"]
+    assert level["errors"]["by_status"].get("UNAVAILABLE", 0) > 0, level
+    assert level["errors"]["total"] == level["requests"] - level["successes"]
+    assert level["successes"] > 0
+
+    table = run_bench(
+        "--protocol", "grpc", "--url", server.grpc_url, "--model", "tiny_queue", "--concurrency", "8",
+        "--duration", "500ms", "--warmup", "0s",
+    )
+    assert table.returncode == 0, table.stderr
+    assert "x gRPC UNAVAILABLE" in table.stdout, table.stdout
+
+
+def test_grpc_setup_failures(surge):
+    unknown = run_bench("--protocol", "grpc", "--url", surge.grpc_url, "--model", "no_such_model", "--duration", "1s")
+    assert unknown.returncode == 2 and "no_such_model" in unknown.stderr and unknown.stdout == ""
+    unreachable = run_bench(
+        "--protocol", "grpc", "--url", f"127.0.0.1:{free_port()}", "--model", "iris", "--duration", "1s",
+        "--timeout-ms", "5000",
+    )
+    assert unreachable.returncode == 2 and "cannot reach" in unreachable.stderr, unreachable.stderr
+    binary = run_bench("--protocol", "grpc", "--url", surge.grpc_url, "--model", "iris", "--binary")
+    assert binary.returncode == 2 and "--binary" in binary.stderr
+
+
+# ---------------------------------------------------------------------------
 # --protocol openai: streamed completions, per-token figures
 
 
@@ -298,6 +367,13 @@ def test_openai_unknown_model_is_a_setup_failure(echo_server: SurgeServer):
 
 
 def test_openai_flags_need_the_openai_protocol():
-    result = run_bench("--model", "identity_fp32", "--max-tokens", "8", "--duration", "1s")
+    for protocol in ("http", "grpc"):
+        result = run_bench("--protocol", protocol, "--model", "identity_fp32", "--max-tokens", "8", "--duration", "1s")
+        assert result.returncode == 2
+        assert "apply to --protocol openai" in result.stderr, result.stderr
+
+
+def test_kserve_flags_are_refused_with_the_openai_protocol():
+    result = run_bench("--protocol", "openai", "--model", "echo", "--binary", "--duration", "1s")
     assert result.returncode == 2
-    assert "apply to --protocol openai" in result.stderr, result.stderr
+    assert "not --protocol openai" in result.stderr, result.stderr

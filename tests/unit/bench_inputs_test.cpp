@@ -8,6 +8,9 @@
 #include <memory>
 #include <stdexcept>
 
+#include "bench/kserve_grpc_target.hpp"
+#include "bench/load_target.hpp"
+#include "frontends/grpc/infer_codec.hpp"
 #include "frontends/http/kserve_codec.hpp"
 
 namespace surge::bench {
@@ -135,6 +138,32 @@ TEST_P(SynthesizedBodies, DecodeToTheSameTensorsInJsonAndBinary) {
   EXPECT_FALSE(from_json.binary_outputs_default);
 }
 
+// gRPC sends the binary body's bytes as raw_input_contents, and the server's
+// gRPC decoder takes them.
+TEST_P(SynthesizedBodies, RawTensorsCarryTheBinaryBodysBytes) {
+  const data_type type = GetParam();
+  const std::vector<input_spec> inputs{spec("a", type, {3, 5}), spec("b", data_type::fp32, {3, 2})};
+  const auto raw = synthesize_raw_request(inputs, true, {false, 7, 99});
+  const auto binary = decode(synthesize_request(inputs, true, {true, 7, 99}));
+  EXPECT_EQ(raw.rows, 3);
+  ASSERT_EQ(raw.tensors.size(), 2u);
+  EXPECT_EQ(raw.byte_size(), raw.tensors[0].size() + raw.tensors[1].size());
+
+  auto message = std::make_shared<inference::ModelInferRequest>();
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(raw.tensors[i], bytes_of(binary.inputs[i])) << kserve_name(inputs[i].type);
+    auto& input = *message->add_inputs();
+    input.set_name(raw.inputs[i].name);
+    input.set_datatype(std::string(kserve_name(raw.inputs[i].type)));
+    for (const auto d : raw.inputs[i].shape) input.add_shape(d);
+    message->add_raw_input_contents(raw.tensors[i]);
+  }
+  const auto decoded = grpc_frontend::decode_infer_request(*message, message);
+  ASSERT_TRUE(std::holds_alternative<grpc_frontend::decoded_infer_request>(decoded))
+      << std::get<error>(decoded).message;
+  EXPECT_EQ(bytes_of(std::get<grpc_frontend::decoded_infer_request>(decoded).inputs[0]), raw.tensors[0]);
+}
+
 INSTANTIATE_TEST_SUITE_P(EveryDatatype, SynthesizedBodies,
                          ::testing::Values(data_type::bool_, data_type::uint8, data_type::uint16, data_type::uint32,
                                            data_type::uint64, data_type::int8, data_type::int16, data_type::int32,
@@ -216,6 +245,43 @@ TEST(BenchInputs, ResponsesFromTheServersEncoderPassTheCheck) {
     EXPECT_FALSE(check.problem) << *check.problem;
     EXPECT_EQ(check.model_version, "3");
   }
+}
+
+TEST(BenchInputs, RawRequestFromAFileKeepsOutputsAndParameters) {
+  const auto raw = value_of(raw_request_from_file(
+      R"({"inputs":[{"name":"x","datatype":"INT32","shape":[2,1],"data":[7,8]}],
+          "outputs":[{"name":"y"}],"parameters":{"priority":2,"timeout":500}})",
+      true));
+  EXPECT_EQ(raw.rows, 2);
+  ASSERT_EQ(raw.tensors.size(), 1u);
+  EXPECT_EQ(raw.tensors[0], std::string("\x07\0\0\0\x08\0\0\0", 8));
+  EXPECT_THAT(raw.outputs, ElementsAre("y"));
+  EXPECT_EQ(raw.priority, 2u);
+  EXPECT_EQ(raw.timeout_us, 500u);
+  EXPECT_THAT(problem_of(raw_request_from_file("{}", true)), HasSubstr("not a KServe v2 infer request"));
+}
+
+TEST(BenchInputs, GrpcResponsesAreChecked) {
+  inference::ModelInferResponse response;
+  EXPECT_THAT(*check_grpc_infer_response(response), HasSubstr("no outputs"));
+  auto& output = *response.add_outputs();
+  output.set_name("o");
+  output.set_datatype("FP32");
+  output.add_shape(1);
+  EXPECT_THAT(*check_grpc_infer_response(response), HasSubstr("neither raw nor typed"));
+  response.add_raw_output_contents(std::string(4, '\0'));
+  EXPECT_FALSE(check_grpc_infer_response(response));
+  response.add_raw_output_contents(std::string(4, '\0'));
+  EXPECT_THAT(*check_grpc_infer_response(response), HasSubstr("2 raw_output_contents for 1 outputs"));
+}
+
+TEST(BenchInputs, StatusNamesFollowTheProtocol) {
+  EXPECT_EQ(status_name("kserve-http", 429), "429");
+  EXPECT_EQ(status_name("openai", 503), "503");
+  EXPECT_EQ(status_name("kserve-grpc", 14), "UNAVAILABLE");
+  EXPECT_EQ(status_name("kserve-grpc", 0), "OK");
+  EXPECT_EQ(status_name("kserve-grpc", 16), "UNAUTHENTICATED");
+  EXPECT_EQ(status_name("kserve-grpc", 99), "code 99");
 }
 
 TEST(BenchInputs, ResponsesThatAreNotKServeFailTheCheck) {

@@ -139,5 +139,12 @@ TEST(BenchOptions, CommandLinesAreQuotedOnlyWhereTheShellNeedsIt) {
             "surge bench --model 'my model' --concurrency 1,4 --url=http://h:1 'it'\\''s' ''");
 }
 
+TEST(BenchOptions, ProtocolsAreHttpGrpcOrOpenai) {
+  EXPECT_EQ(value_of(parse_protocol("http")), bench_protocol::http);
+  EXPECT_EQ(value_of(parse_protocol("grpc")), bench_protocol::grpc);
+  EXPECT_EQ(value_of(parse_protocol("openai")), bench_protocol::openai);
+  EXPECT_EQ(problem_of(parse_protocol("h2")), "protocol 'h2' is not http, grpc or openai");
+}
+
 }  // namespace
 }  // namespace surge::bench

@@ -15,6 +15,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "frontends/tensor_checks.hpp"
+
 namespace surge::http {
 
 // The wire format is little-endian; tensors are copied to and from it with
@@ -42,23 +44,6 @@ constexpr std::size_t max_number_chars = 32;
 using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 error invalid(std::string message) { return make_error(error_code::invalid_argument, std::move(message)); }
-
-std::string quoted_label(std::string_view kind, std::string_view name) {
-  std::string label;
-  label.reserve(kind.size() + name.size() + 3);
-  label.append(kind).append(" '").append(name).append("'");
-  return label;
-}
-
-std::string shape_text(const std::vector<std::int64_t>& shape) {
-  std::string text = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) {
-    if (i != 0) text += ',';
-    text += std::to_string(shape[i]);
-  }
-  text += ']';
-  return text;
-}
 
 std::string json_type_name(const json_value& value) {
   switch (value.GetType()) {
@@ -337,14 +322,6 @@ std::string element_problem(element_status status, const json_value& value, data
   return "is invalid";
 }
 
-void store_length_prefix(std::byte* out, std::uint32_t length) { std::memcpy(out, &length, sizeof length); }
-
-std::uint32_t load_length_prefix(const std::byte* in) {
-  std::uint32_t length = 0;
-  std::memcpy(&length, in, sizeof length);
-  return length;
-}
-
 std::variant<tensor, error> tensor_from_json(tensor header, std::size_t count, const json_value& data,
                                              const std::string& label) {
   if (!data.IsArray()) return invalid(label + ": \"data\" must be an array, got " + json_type_name(data));
@@ -404,31 +381,6 @@ struct binary_section {
   std::size_t size() const { return body->size() - offset; }
 };
 
-// Empty when `data` holds exactly `count` length-prefixed elements.
-std::string bytes_elements_problem(std::span<const std::byte> data, std::size_t count) {
-  std::size_t position = 0;
-  std::size_t elements = 0;
-  while (position < data.size()) {
-    if (data.size() - position < sizeof(std::uint32_t)) {
-      return "BYTES element " + std::to_string(elements) +
-             " has a cut-off length prefix: " + std::to_string(data.size() - position) + " of 4 bytes";
-    }
-    const std::uint32_t length = load_length_prefix(data.data() + position);
-    position += sizeof length;
-    if (length > data.size() - position) {
-      return "BYTES element " + std::to_string(elements) + " has length " + std::to_string(length) + " but only " +
-             std::to_string(data.size() - position) + " bytes of binary_data_size remain";
-    }
-    position += length;
-    ++elements;
-  }
-  if (elements != count) {
-    return "binary BYTES data holds " + std::to_string(elements) + " elements, the shape needs " +
-           std::to_string(count);
-  }
-  return {};
-}
-
 std::variant<tensor, error> tensor_from_binary(tensor header, std::size_t count, std::uint64_t byte_size,
                                                binary_section& section, const std::string& label) {
   if (header.type != data_type::bytes) {
@@ -452,7 +404,7 @@ std::variant<tensor, error> tensor_from_binary(tensor header, std::size_t count,
   const auto* begin = reinterpret_cast<const std::byte*>(section.body->data()) + section.offset + section.used;
   const std::span<const std::byte> data(begin, static_cast<std::size_t>(byte_size));
   if (header.type == data_type::bytes) {
-    const auto problem = bytes_elements_problem(data, count);
+    const auto problem = bytes_elements_problem(data, count, "binary_data_size", "binary BYTES data");
     if (!problem.empty()) return invalid(label + ": " + problem);
   }
   section.used += data.size();
@@ -495,20 +447,9 @@ std::variant<tensor, error> decode_tensor(const json_value& input, std::size_t p
     }
     header.shape.push_back(it->GetInt64());
   }
-  std::int64_t count = 1;
-  for (const auto dim : header.shape) {
-    if (dim < 0) return invalid(label + ": shape " + shape_text(header.shape) + " has a negative dimension");
-  }
-  for (const auto dim : header.shape) {
-    if (__builtin_mul_overflow(count, dim, &count)) {
-      return invalid(label + ": shape " + shape_text(header.shape) + " has too many elements");
-    }
-  }
-  const std::size_t size_of_element = std::max<std::size_t>(element_size(header.type), 1);
-  if (static_cast<std::uint64_t>(count) > std::numeric_limits<std::size_t>::max() / size_of_element) {
-    return invalid(label + ": shape " + shape_text(header.shape) + " has too many elements");
-  }
-  const auto elements = static_cast<std::size_t>(count);
+  auto counted = checked_element_count(label, header.shape, header.type);
+  if (auto* failure = std::get_if<error>(&counted)) return std::move(*failure);
+  const auto elements = std::get<std::size_t>(counted);
 
   std::optional<std::uint64_t> binary_data_size;
   if (const auto* parameters = find_member(input, "parameters")) {

@@ -1,0 +1,55 @@
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "router/model_registry.hpp"
+
+namespace grpc {
+class Server;
+}
+
+namespace surge::grpc_frontend {
+
+class inference_service;
+class request_gate;
+
+struct grpc_limits {
+  std::size_t max_message_bytes{64 * 1024 * 1024};  // each received and each sent message
+};
+
+// The KServe v2 gRPC endpoint. gRPC runs its own threads for the transport
+// and the callbacks; models answer on theirs. Shutdown mirrors the HTTP
+// server's: stop admitting (ServerReady turns false, new infer requests are
+// refused UNAVAILABLE), wait for what is in flight, then shut down, which
+// cancels whatever is left (open streams included).
+class grpc_server {
+ public:
+  grpc_server(boost::asio::io_context& io, const model_registry& models, grpc_limits limits);
+  ~grpc_server();
+
+  // Binds and starts serving; port 0 picks a free one. Returns the bound
+  // port; throws std::runtime_error when the address cannot be bound.
+  std::uint16_t start(const std::string& host, std::uint16_t port);
+
+  void set_ready(bool ready);
+  void stop_admitting();
+  // Completes when no inference request is in flight (after stop_admitting()).
+  boost::asio::awaitable<void> wait_drained();
+  // Cancels every call still open and returns once each has finished.
+  // Blocks: call it off the I/O threads, while the models can still answer.
+  void shutdown();
+
+ private:
+  grpc_limits limits_;
+  std::unique_ptr<request_gate> gate_;
+  std::unique_ptr<inference_service> service_;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+}  // namespace surge::grpc_frontend

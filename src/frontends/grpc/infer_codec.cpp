@@ -1,0 +1,396 @@
+#include "frontends/grpc/infer_codec.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+#include <utility>
+
+#include "core/data_type.hpp"
+#include "frontends/tensor_checks.hpp"
+
+namespace surge::grpc_frontend {
+
+namespace {
+
+using input_tensor = inference::ModelInferRequest::InferInputTensor;
+using parameter = inference::InferParameter;
+
+error invalid(std::string message) { return make_error(error_code::invalid_argument, std::move(message)); }
+
+// ---- typed contents ----
+
+// The InferTensorContents field each datatype travels in, as the protocol
+// assigns them.
+enum class contents_field { bool_, int32, int64, uint32, uint64, fp32, fp64, bytes, none };
+
+contents_field field_for(data_type type) {
+  switch (type) {
+    case data_type::bool_:
+      return contents_field::bool_;
+    case data_type::int8:
+    case data_type::int16:
+    case data_type::int32:
+      return contents_field::int32;
+    case data_type::int64:
+      return contents_field::int64;
+    case data_type::uint8:
+    case data_type::uint16:
+    case data_type::uint32:
+      return contents_field::uint32;
+    case data_type::uint64:
+      return contents_field::uint64;
+    case data_type::fp32:
+      return contents_field::fp32;
+    case data_type::fp64:
+      return contents_field::fp64;
+    case data_type::bytes:
+      return contents_field::bytes;
+    case data_type::fp16:
+    case data_type::bf16:
+    case data_type::invalid:
+      break;
+  }
+  return contents_field::none;
+}
+
+std::string_view field_name(contents_field field) {
+  switch (field) {
+    case contents_field::bool_:
+      return "bool_contents";
+    case contents_field::int32:
+      return "int_contents";
+    case contents_field::int64:
+      return "int64_contents";
+    case contents_field::uint32:
+      return "uint_contents";
+    case contents_field::uint64:
+      return "uint64_contents";
+    case contents_field::fp32:
+      return "fp32_contents";
+    case contents_field::fp64:
+      return "fp64_contents";
+    case contents_field::bytes:
+      return "bytes_contents";
+    case contents_field::none:
+      break;
+  }
+  return "no field";
+}
+
+int field_size(const inference::InferTensorContents& contents, contents_field field) {
+  switch (field) {
+    case contents_field::bool_:
+      return contents.bool_contents_size();
+    case contents_field::int32:
+      return contents.int_contents_size();
+    case contents_field::int64:
+      return contents.int64_contents_size();
+    case contents_field::uint32:
+      return contents.uint_contents_size();
+    case contents_field::uint64:
+      return contents.uint64_contents_size();
+    case contents_field::fp32:
+      return contents.fp32_contents_size();
+    case contents_field::fp64:
+      return contents.fp64_contents_size();
+    case contents_field::bytes:
+      return contents.bytes_contents_size();
+    case contents_field::none:
+      break;
+  }
+  return 0;
+}
+
+constexpr contents_field every_field[] = {contents_field::bool_,  contents_field::int32, contents_field::int64,
+                                          contents_field::uint32, contents_field::uint64, contents_field::fp32,
+                                          contents_field::fp64,   contents_field::bytes};
+
+// The first field other than `expected` that holds data, if any.
+std::optional<contents_field> stray_field(const inference::InferTensorContents& contents, contents_field expected) {
+  for (const auto field : every_field) {
+    if (field != expected && field_size(contents, field) > 0) return field;
+  }
+  return std::nullopt;
+}
+
+bool has_any_contents(const inference::InferTensorContents& contents) {
+  return std::any_of(std::begin(every_field), std::end(every_field),
+                     [&](contents_field field) { return field_size(contents, field) > 0; });
+}
+
+// Narrows each element to T, refusing values T cannot hold (int_contents
+// carries INT8 and INT16 as int32, uint_contents UINT8 and UINT16 as uint32).
+template <typename T, typename Source>
+std::optional<error> fill_narrowed(const Source& values, std::byte* out, const std::string& label, data_type type) {
+  for (int i = 0; i < values.size(); ++i) {
+    const auto value = values.Get(i);
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, std::remove_cv_t<decltype(value)>>) {
+      if (!std::in_range<T>(value)) {
+        return invalid(label + ": element " + std::to_string(i) + " (" + std::to_string(value) +
+                       ") is out of range for " + std::string(kserve_name(type)));
+      }
+    }
+    const auto element = static_cast<T>(value);
+    std::memcpy(out + static_cast<std::size_t>(i) * sizeof(T), &element, sizeof(T));
+  }
+  return std::nullopt;
+}
+
+std::optional<error> fill_typed(const inference::InferTensorContents& contents, tensor& t, const std::string& label) {
+  std::byte* out = mutable_data(t);
+  switch (t.type) {
+    case data_type::bool_:
+      for (int i = 0; i < contents.bool_contents_size(); ++i) {
+        out[i] = static_cast<std::byte>(contents.bool_contents(i) ? 1 : 0);
+      }
+      return std::nullopt;
+    case data_type::int8:
+      return fill_narrowed<std::int8_t>(contents.int_contents(), out, label, t.type);
+    case data_type::int16:
+      return fill_narrowed<std::int16_t>(contents.int_contents(), out, label, t.type);
+    case data_type::int32:
+      return fill_narrowed<std::int32_t>(contents.int_contents(), out, label, t.type);
+    case data_type::int64:
+      return fill_narrowed<std::int64_t>(contents.int64_contents(), out, label, t.type);
+    case data_type::uint8:
+      return fill_narrowed<std::uint8_t>(contents.uint_contents(), out, label, t.type);
+    case data_type::uint16:
+      return fill_narrowed<std::uint16_t>(contents.uint_contents(), out, label, t.type);
+    case data_type::uint32:
+      return fill_narrowed<std::uint32_t>(contents.uint_contents(), out, label, t.type);
+    case data_type::uint64:
+      return fill_narrowed<std::uint64_t>(contents.uint64_contents(), out, label, t.type);
+    case data_type::fp32:
+      return fill_narrowed<float>(contents.fp32_contents(), out, label, t.type);
+    case data_type::fp64:
+      return fill_narrowed<double>(contents.fp64_contents(), out, label, t.type);
+    case data_type::bytes:
+      for (const auto& element : contents.bytes_contents()) {
+        store_length_prefix(out, static_cast<std::uint32_t>(element.size()));
+        std::memcpy(out + sizeof(std::uint32_t), element.data(), element.size());
+        out += sizeof(std::uint32_t) + element.size();
+      }
+      return std::nullopt;
+    case data_type::fp16:
+    case data_type::bf16:
+    case data_type::invalid:
+      break;
+  }
+  return std::nullopt;
+}
+
+std::variant<tensor, error> tensor_from_contents(tensor header, std::size_t count, const input_tensor& input,
+                                                 const std::string& label) {
+  const auto field = field_for(header.type);
+  if (field == contents_field::none) {
+    return invalid(label + ": " + std::string(kserve_name(header.type)) +
+                   " data must be sent in raw_input_contents (InferTensorContents has no field for it)");
+  }
+  const auto& contents = input.contents();
+  if (auto stray = stray_field(contents, field)) {
+    return invalid(label + ": " + std::string(kserve_name(header.type)) + " data goes in " +
+                   std::string(field_name(field)) + ", but " + std::string(field_name(*stray)) + " is set");
+  }
+  const auto given = static_cast<std::size_t>(field_size(contents, field));
+  if (given != count) {
+    return invalid(label + ": shape " + shape_text(header.shape) + " needs " + std::to_string(count) + " elements, " +
+                   std::string(field_name(field)) + " has " + std::to_string(given));
+  }
+
+  std::size_t byte_size = count * element_size(header.type);
+  if (header.type == data_type::bytes) {
+    byte_size = 0;
+    for (const auto& element : contents.bytes_contents()) {
+      if (element.size() > std::numeric_limits<std::uint32_t>::max()) {
+        return invalid(label + ": a BYTES element is longer than 4 GiB");
+      }
+      byte_size += sizeof(std::uint32_t) + element.size();
+    }
+  }
+  auto result = make_owned_tensor(std::move(header.name), header.type, std::move(header.shape), byte_size);
+  if (auto failure = fill_typed(contents, result, label)) return std::move(*failure);
+  return result;
+}
+
+// ---- raw contents ----
+
+std::variant<tensor, error> tensor_from_raw(tensor header, std::size_t count, const std::string& raw,
+                                            std::size_t position, const std::shared_ptr<const void>& owner,
+                                            const std::string& label) {
+  const std::string where = "raw_input_contents[" + std::to_string(position) + "]";
+  const std::span<const std::byte> data(reinterpret_cast<const std::byte*>(raw.data()), raw.size());
+  if (header.type == data_type::bytes) {
+    const auto problem = bytes_elements_problem(data, count, where, where);
+    if (!problem.empty()) return invalid(label + ": " + problem);
+  } else {
+    const std::size_t expected = count * element_size(header.type);
+    if (data.size() != expected) {
+      return invalid(label + ": " + where + " holds " + std::to_string(data.size()) + " bytes, but shape " +
+                     shape_text(header.shape) + " of " + std::string(kserve_name(header.type)) + " needs " +
+                     std::to_string(expected));
+    }
+  }
+  header.data = data;
+  header.owner = owner;
+  return header;
+}
+
+std::variant<tensor, error> decode_input(const inference::ModelInferRequest& message, int position,
+                                         const std::shared_ptr<const void>& owner) {
+  const auto& input = message.inputs(position);
+  if (input.name().empty()) return invalid("inputs[" + std::to_string(position) + "] has no name");
+  const std::string label = quoted_label("input", input.name());
+
+  tensor header;
+  header.name = input.name();
+  if (input.datatype().empty()) return invalid(label + ": missing datatype");
+  const auto type = parse_kserve_data_type(input.datatype());
+  if (!type) return invalid(label + ": unknown datatype '" + input.datatype() + "'");
+  header.type = *type;
+  header.shape.assign(input.shape().begin(), input.shape().end());
+  auto counted = checked_element_count(label, header.shape, header.type);
+  if (auto* failure = std::get_if<error>(&counted)) return std::move(*failure);
+  const auto count = std::get<std::size_t>(counted);
+
+  if (input.parameters().contains("shared_memory_region")) {
+    return invalid(label + ": shared memory inputs are not supported");
+  }
+
+  const bool raw = message.raw_input_contents_size() > 0;
+  if (raw) {
+    if (input.has_contents() && has_any_contents(input.contents())) {
+      return invalid(label + ": has contents while the request uses raw_input_contents; send every input one way");
+    }
+    return tensor_from_raw(std::move(header), count, message.raw_input_contents(position),
+                           static_cast<std::size_t>(position), owner, label);
+  }
+  if (!input.has_contents() || !has_any_contents(input.contents())) {
+    // An empty tensor carries no elements in any field; that is valid data.
+    if (count == 0 && field_for(header.type) != contents_field::none) {
+      return make_owned_tensor(std::move(header.name), header.type, std::move(header.shape), 0);
+    }
+    return invalid(label + ": no data: set contents, or send every input in raw_input_contents");
+  }
+  return tensor_from_contents(std::move(header), count, input, label);
+}
+
+// ---- parameters ----
+
+std::optional<std::uint64_t> unsigned_value(const parameter& p) {
+  if (p.parameter_choice_case() == parameter::kUint64Param) return p.uint64_param();
+  if (p.parameter_choice_case() == parameter::kInt64Param && p.int64_param() >= 0) {
+    return static_cast<std::uint64_t>(p.int64_param());
+  }
+  return std::nullopt;
+}
+
+std::optional<error> decode_parameters(const inference::ModelInferRequest& message, decoded_infer_request& request) {
+  const auto& parameters = message.parameters();
+  if (const auto it = parameters.find("priority"); it != parameters.end()) {
+    const auto value = unsigned_value(it->second);
+    if (!value || *value > std::numeric_limits<std::uint32_t>::max()) {
+      return invalid("parameters.priority must be an integer from 0 to " +
+                     std::to_string(std::numeric_limits<std::uint32_t>::max()) + " (uint64_param or int64_param)");
+    }
+    request.priority = static_cast<std::uint32_t>(*value);
+  }
+  if (const auto it = parameters.find("timeout"); it != parameters.end()) {
+    using rep = std::chrono::microseconds::rep;
+    const auto value = unsigned_value(it->second);
+    if (!value || *value > static_cast<std::uint64_t>(std::numeric_limits<rep>::max())) {
+      return invalid("parameters.timeout must be a non-negative integer number of microseconds (int64_param)");
+    }
+    request.timeout = std::chrono::microseconds(static_cast<rep>(*value));
+  }
+  if (const auto it = parameters.find("triton_enable_empty_final_response"); it != parameters.end()) {
+    if (it->second.parameter_choice_case() != parameter::kBoolParam) {
+      return invalid("parameters.triton_enable_empty_final_response must be a bool_param");
+    }
+    request.enable_empty_final_response = it->second.bool_param();
+  }
+  return std::nullopt;
+}
+
+std::optional<error> decode_outputs(const inference::ModelInferRequest& message, decoded_infer_request& request) {
+  request.outputs.reserve(static_cast<std::size_t>(message.outputs_size()));
+  for (int i = 0; i < message.outputs_size(); ++i) {
+    const auto& output = message.outputs(i);
+    if (output.name().empty()) return invalid("outputs[" + std::to_string(i) + "] has no name");
+    const std::string label = quoted_label("output", output.name());
+    if (output.parameters().contains("classification")) {
+      return invalid(label + ": the classification extension is not supported");
+    }
+    if (output.parameters().contains("shared_memory_region")) {
+      return invalid(label + ": shared memory outputs are not supported");
+    }
+    if (std::find(request.outputs.begin(), request.outputs.end(), output.name()) != request.outputs.end()) {
+      return invalid(label + " is requested twice");
+    }
+    request.outputs.push_back(output.name());
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::variant<decoded_infer_request, error> decode_infer_request(const inference::ModelInferRequest& message,
+                                                                std::shared_ptr<const void> owner) {
+  decoded_infer_request request;
+  request.id = message.id();
+  if (auto failure = decode_parameters(message, request)) return std::move(*failure);
+
+  if (message.raw_input_contents_size() > 0 && message.raw_input_contents_size() != message.inputs_size()) {
+    return invalid("raw_input_contents has " + std::to_string(message.raw_input_contents_size()) + " entries for " +
+                   std::to_string(message.inputs_size()) + " inputs: send every input raw, or none");
+  }
+  request.inputs.reserve(static_cast<std::size_t>(message.inputs_size()));
+  for (int i = 0; i < message.inputs_size(); ++i) {
+    auto decoded = decode_input(message, i, owner);
+    if (auto* failure = std::get_if<error>(&decoded)) return std::move(*failure);
+    auto& input = std::get<tensor>(decoded);
+    for (const auto& earlier : request.inputs) {
+      if (earlier.name == input.name) return invalid(quoted_label("input", input.name) + " appears twice");
+    }
+    request.inputs.push_back(std::move(input));
+  }
+  if (auto failure = decode_outputs(message, request)) return std::move(*failure);
+  return request;
+}
+
+void encode_infer_response(std::string_view model_name, std::int64_t model_version, std::string_view id,
+                           const std::vector<tensor>& outputs, const std::vector<std::string>& requested,
+                           inference::ModelInferResponse& response) {
+  response.set_model_name(std::string(model_name));
+  response.set_model_version(std::to_string(model_version));
+  if (!id.empty()) response.set_id(std::string(id));
+
+  const auto add = [&response](const tensor& output) {
+    auto* metadata = response.add_outputs();
+    metadata->set_name(output.name);
+    metadata->set_datatype(std::string(kserve_name(output.type)));
+    for (const auto dim : output.shape) metadata->add_shape(dim);
+    response.add_raw_output_contents()->assign(reinterpret_cast<const char*>(output.data.data()), output.data.size());
+  };
+  if (requested.empty()) {
+    for (const auto& output : outputs) add(output);
+    return;
+  }
+  for (const auto& name : requested) {
+    const auto it = std::find_if(outputs.begin(), outputs.end(), [&name](const tensor& t) { return t.name == name; });
+    if (it != outputs.end()) add(*it);
+  }
+}
+
+std::variant<std::optional<std::int64_t>, error> parse_model_version(std::string_view text) {
+  if (text.empty()) return std::optional<std::int64_t>{};
+  std::int64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size() || value < 1) {
+    return invalid("model version '" + std::string(text) + "' is not a positive integer");
+  }
+  return std::optional<std::int64_t>{value};
+}
+
+}  // namespace surge::grpc_frontend

@@ -1,0 +1,25 @@
+#include "frontends/grpc/infer_environment.hpp"
+
+namespace surge::grpc_frontend {
+
+request_ptr make_inference_request(decoded_infer_request decoded, const model_version& model,
+                                   const grpc::CallbackServerContext& context, std::shared_ptr<response_sink> sink) {
+  auto request = std::make_unique<inference_request>();
+  request->id = std::move(decoded.id);
+  request->model = model.name();
+  request->version = model.version();
+  request->inputs = std::move(decoded.inputs);
+  request->requested_outputs = std::move(decoded.outputs);
+  request->priority = decoded.priority.value_or(0);
+  request->timeout = decoded.timeout;
+  const auto& metadata = context.client_metadata();
+  if (const auto it = metadata.find("traceparent"); it != metadata.end()) {
+    request->traceparent.assign(it->second.data(), it->second.size());
+  }
+  request->sink = std::move(sink);
+  return request;
+}
+
+bool is_decoupled(const model_version& model) { return model.config().model_transaction_policy().decoupled(); }
+
+}  // namespace surge::grpc_frontend

@@ -1,0 +1,132 @@
+#include "frontends/grpc/inference_service.hpp"
+
+#include "frontends/grpc/grpc_status.hpp"
+#include "frontends/grpc/model_lookup.hpp"
+#include "frontends/grpc/model_messages.hpp"
+#include "frontends/grpc/stream_infer.hpp"
+
+namespace surge::grpc_frontend {
+
+namespace {
+
+constexpr std::string_view server_version = "0.1.0";
+
+grpc::ServerUnaryReactor* finish(grpc::CallbackServerContext* context, grpc::Status status = grpc::Status::OK) {
+  auto* reactor = context->DefaultReactor();
+  reactor->Finish(std::move(status));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* fail(grpc::CallbackServerContext* context, const error& failure) {
+  return finish(context, to_status(failure));
+}
+
+}  // namespace
+
+inference_service::inference_service(const model_registry& models, request_gate& gate)
+    : models_(models), environment_{models, gate} {
+  SetMessageAllocatorFor_ModelInfer(&infer_allocator_);
+}
+
+grpc::ServerUnaryReactor* inference_service::ServerLive(grpc::CallbackServerContext* context,
+                                                        const inference::ServerLiveRequest*,
+                                                        inference::ServerLiveResponse* response) {
+  response->set_live(true);
+  return finish(context);
+}
+
+grpc::ServerUnaryReactor* inference_service::ServerReady(grpc::CallbackServerContext* context,
+                                                         const inference::ServerReadyRequest*,
+                                                         inference::ServerReadyResponse* response) {
+  response->set_ready(ready_.load(std::memory_order_acquire) && !environment_.gate.draining());
+  return finish(context);
+}
+
+grpc::ServerUnaryReactor* inference_service::ModelReady(grpc::CallbackServerContext* context,
+                                                        const inference::ModelReadyRequest* request,
+                                                        inference::ModelReadyResponse* response) {
+  // As Triton: a model that is unknown, failed to load or lacks the version
+  // is simply not ready; only a malformed version is an error.
+  auto found = find_servable_model(models_, request->name(), request->version());
+  if (auto* failure = std::get_if<error>(&found); failure && failure->code == error_code::invalid_argument) {
+    return fail(context, *failure);
+  }
+  const auto* model = std::get_if<std::shared_ptr<model_version>>(&found);
+  response->set_ready(model && (*model)->ready());
+  return finish(context);
+}
+
+grpc::ServerUnaryReactor* inference_service::ServerMetadata(grpc::CallbackServerContext* context,
+                                                            const inference::ServerMetadataRequest*,
+                                                            inference::ServerMetadataResponse* response) {
+  response->set_name("surge");
+  response->set_version(std::string(server_version));
+  for (const char* extension : {"statistics", "model_configuration", "model_repository"}) {
+    response->add_extensions(extension);
+  }
+  return finish(context);
+}
+
+grpc::ServerUnaryReactor* inference_service::ModelMetadata(grpc::CallbackServerContext* context,
+                                                           const inference::ModelMetadataRequest* request,
+                                                           inference::ModelMetadataResponse* response) {
+  auto found = find_servable_model(models_, request->name(), request->version());
+  if (auto* failure = std::get_if<error>(&found)) return fail(context, *failure);
+  fill_model_metadata(*models_.find(request->name()), *response);
+  return finish(context);
+}
+
+grpc::ServerUnaryReactor* inference_service::ModelInfer(grpc::CallbackServerContext* context,
+                                                        const inference::ModelInferRequest* request,
+                                                        inference::ModelInferResponse*) {
+  return start_model_infer(context, request, environment_);
+}
+
+grpc::ServerBidiReactor<inference::ModelInferRequest, inference::ModelStreamInferResponse>*
+inference_service::ModelStreamInfer(grpc::CallbackServerContext* context) {
+  return start_model_stream_infer(context, environment_);
+}
+
+grpc::ServerUnaryReactor* inference_service::ModelConfig(grpc::CallbackServerContext* context,
+                                                         const inference::ModelConfigRequest* request,
+                                                         inference::ModelConfigResponse* response) {
+  auto found = find_servable_model(models_, request->name(), request->version());
+  if (auto* failure = std::get_if<error>(&found)) return fail(context, *failure);
+  *response->mutable_config() = std::get<std::shared_ptr<model_version>>(found)->config();
+  return finish(context);
+}
+
+grpc::ServerUnaryReactor* inference_service::ModelStatistics(grpc::CallbackServerContext* context,
+                                                             const inference::ModelStatisticsRequest* request,
+                                                             inference::ModelStatisticsResponse* response) {
+  if (request->name().empty()) {
+    for (const auto& [name, state] : models_.models()) {
+      for (const auto& [version, model] : state.versions) fill_model_statistics(*model, *response->add_model_stats());
+    }
+    return finish(context);
+  }
+  auto found = find_servable_model(models_, request->name(), request->version());
+  if (auto* failure = std::get_if<error>(&found)) return fail(context, *failure);
+  if (!request->version().empty()) {
+    fill_model_statistics(*std::get<std::shared_ptr<model_version>>(found), *response->add_model_stats());
+  } else {
+    for (const auto& [version, model] : models_.find(request->name())->versions) {
+      fill_model_statistics(*model, *response->add_model_stats());
+    }
+  }
+  return finish(context);
+}
+
+grpc::ServerUnaryReactor* inference_service::RepositoryIndex(grpc::CallbackServerContext* context,
+                                                             const inference::RepositoryIndexRequest* request,
+                                                             inference::RepositoryIndexResponse* response) {
+  if (!request->repository_name().empty()) {
+    return fail(context, make_error(error_code::not_found,
+                                    "unknown repository '" + request->repository_name() +
+                                        "': surge serves one repository, named by an empty repository_name"));
+  }
+  fill_repository_index(models_, request->ready(), *response);
+  return finish(context);
+}
+
+}  // namespace surge::grpc_frontend

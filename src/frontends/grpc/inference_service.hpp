@@ -1,0 +1,57 @@
+#pragma once
+
+#include <atomic>
+
+#include "frontends/grpc/infer_environment.hpp"
+#include "frontends/grpc/unary_infer.hpp"
+#include "src/frontends/grpc/grpc_service.grpc.pb.h"
+
+namespace surge::grpc_frontend {
+
+// inference.GRPCInferenceService on gRPC's callback API: no handler blocks a
+// gRPC thread; the infer RPCs are finished by their response sinks.
+class inference_service final : public inference::GRPCInferenceService::CallbackService {
+ public:
+  inference_service(const model_registry& models, request_gate& gate);
+
+  // ServerReady; false before models load and while draining.
+  void set_ready(bool ready) { ready_.store(ready, std::memory_order_release); }
+
+  grpc::ServerUnaryReactor* ServerLive(grpc::CallbackServerContext* context,
+                                       const inference::ServerLiveRequest* request,
+                                       inference::ServerLiveResponse* response) override;
+  grpc::ServerUnaryReactor* ServerReady(grpc::CallbackServerContext* context,
+                                        const inference::ServerReadyRequest* request,
+                                        inference::ServerReadyResponse* response) override;
+  grpc::ServerUnaryReactor* ModelReady(grpc::CallbackServerContext* context,
+                                       const inference::ModelReadyRequest* request,
+                                       inference::ModelReadyResponse* response) override;
+  grpc::ServerUnaryReactor* ServerMetadata(grpc::CallbackServerContext* context,
+                                           const inference::ServerMetadataRequest* request,
+                                           inference::ServerMetadataResponse* response) override;
+  grpc::ServerUnaryReactor* ModelMetadata(grpc::CallbackServerContext* context,
+                                          const inference::ModelMetadataRequest* request,
+                                          inference::ModelMetadataResponse* response) override;
+  grpc::ServerUnaryReactor* ModelInfer(grpc::CallbackServerContext* context,
+                                       const inference::ModelInferRequest* request,
+                                       inference::ModelInferResponse* response) override;
+  grpc::ServerBidiReactor<inference::ModelInferRequest, inference::ModelStreamInferResponse>* ModelStreamInfer(
+      grpc::CallbackServerContext* context) override;
+  grpc::ServerUnaryReactor* ModelConfig(grpc::CallbackServerContext* context,
+                                        const inference::ModelConfigRequest* request,
+                                        inference::ModelConfigResponse* response) override;
+  grpc::ServerUnaryReactor* ModelStatistics(grpc::CallbackServerContext* context,
+                                            const inference::ModelStatisticsRequest* request,
+                                            inference::ModelStatisticsResponse* response) override;
+  grpc::ServerUnaryReactor* RepositoryIndex(grpc::CallbackServerContext* context,
+                                            const inference::RepositoryIndexRequest* request,
+                                            inference::RepositoryIndexResponse* response) override;
+
+ private:
+  const model_registry& models_;
+  infer_environment environment_;
+  infer_message_allocator infer_allocator_;
+  std::atomic<bool> ready_{false};
+};
+
+}  // namespace surge::grpc_frontend
