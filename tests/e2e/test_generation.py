@@ -517,3 +517,72 @@ def test_kjv_lm_continues_genesis(demo_repository, request):
     words = re.findall(r"[a-z]+", choice.text.lower())
     assert any(word in KJV_WORDS for word in words), f"no recognisable word in {choice.text!r}"
     assert completion.usage.completion_tokens >= 1
+
+
+def _grpc_stream_text(server: SurgeServer, prompt: str, parameters: dict) -> tuple[str, list]:
+    """Streams one generation over gRPC ModelStreamInfer; returns the text and any errors."""
+    import numpy as np
+    import tritonclient.grpc as grpcclient
+
+    pieces: list[str] = []
+    errors: list = []
+    done = threading.Event()
+
+    def on_response(result, error):
+        if error is not None:
+            errors.append(error)
+            done.set()
+            return
+        response = result.get_response()
+        if response.parameters.get("triton_final_response") and response.parameters["triton_final_response"].bool_param:
+            done.set()
+            return
+        pieces.append(result.as_numpy("text_output")[0].decode())
+
+    client = grpcclient.InferenceServerClient(server.grpc_url)
+    client.start_stream(callback=on_response)
+    text_input = grpcclient.InferInput("text_input", [1], "BYTES")
+    text_input.set_data_from_numpy(np.array([prompt.encode()], dtype=object))
+    client.async_stream_infer(ECHO, [text_input], parameters=parameters, enable_empty_final_response=True)
+    assert done.wait(HTTP_TIMEOUT_S), "no final response on the gRPC stream"
+    client.stop_stream()
+    client.close()
+    return "".join(pieces), errors
+
+
+def test_grpc_stream_infer_streams_the_generation_with_sampling_parameters(surge_factory, tmp_path):
+    server = _serve(surge_factory, tmp_path)
+    text, errors = _grpc_stream_text(server, "abc", {"max_tokens": 7, "temperature": 0})
+    assert not errors
+    assert text == echo_text("abc", 7)
+
+    # A bad parameter is answered on the stream with a message naming it.
+    text, errors = _grpc_stream_text(server, "abc", {"max_tokens": 100_000})
+    assert errors and "max_tokens" in str(errors[0]), errors
+
+
+def test_grpc_stream_cancel_stops_the_generation(surge_factory, tmp_path):
+    import numpy as np
+    import tritonclient.grpc as grpcclient
+
+    server = _serve(surge_factory, tmp_path, step_delay_us=20_000, max_context=8192)
+    received = threading.Event()
+
+    def on_response(result, error):
+        received.set()
+
+    client = grpcclient.InferenceServerClient(server.grpc_url)
+    client.start_stream(callback=on_response)
+    text_input = grpcclient.InferInput("text_input", [1], "BYTES")
+    text_input.set_data_from_numpy(np.array([b"abcdef"], dtype=object))
+    client.async_stream_infer(ECHO, [text_input], parameters={"max_tokens": 5000, "temperature": 0})
+    assert received.wait(HTTP_TIMEOUT_S), "no token arrived"
+    client.stop_stream(cancel_requests=True)
+    client.close()
+
+    wait_until(lambda: _generation_metric(server, "surge_generation_running_sequences") == 0, "no running sequence")
+    before = _generation_metric(server, "surge_generation_tokens_total")
+    time.sleep(0.3)
+    after = _generation_metric(server, "surge_generation_tokens_total")
+    assert after - before <= 1, f"{after - before} tokens generated after the stream was cancelled"
+    assert after < 1000, f"{after} tokens generated for a cancelled stream"

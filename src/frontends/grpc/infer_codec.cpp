@@ -286,6 +286,68 @@ std::optional<std::uint64_t> unsigned_value(const parameter& p) {
   return std::nullopt;
 }
 
+std::optional<double> number_value(const parameter& p) {
+  switch (p.parameter_choice_case()) {
+    case parameter::kDoubleParam: return p.double_param();
+    case parameter::kInt64Param: return static_cast<double>(p.int64_param());
+    case parameter::kUint64Param: return static_cast<double>(p.uint64_param());
+    default: return std::nullopt;
+  }
+}
+
+// The sampling fields the OpenAI and KServe generate endpoints take, as
+// request parameters, for generative models reached over gRPC.
+template <typename Map>
+std::optional<error> decode_sampling(const Map& parameters, decoded_infer_request& request) {
+  sampling_parameters sampling;
+  bool any = false;
+  const auto find = [&](const char* key) -> const parameter* {
+    const auto it = parameters.find(key);
+    if (it == parameters.end()) return nullptr;
+    any = true;
+    return &it->second;
+  };
+  if (const auto* p = find("max_tokens")) {
+    const auto value = unsigned_value(*p);
+    if (!value || *value < 1 || *value > std::numeric_limits<std::uint32_t>::max()) {
+      return invalid("parameters.max_tokens must be a positive integer");
+    }
+    sampling.max_tokens = static_cast<std::uint32_t>(*value);
+  }
+  if (const auto* p = find("temperature")) {
+    const auto value = number_value(*p);
+    if (!value || !(*value >= 0.0)) return invalid("parameters.temperature must be a number >= 0");
+    sampling.temperature = static_cast<float>(*value);
+  }
+  if (const auto* p = find("top_p")) {
+    const auto value = number_value(*p);
+    if (!value || !(*value > 0.0) || *value > 1.0) return invalid("parameters.top_p must be in (0, 1]");
+    sampling.top_p = static_cast<float>(*value);
+  }
+  if (const auto* p = find("top_k")) {
+    const auto value = unsigned_value(*p);
+    if (!value || *value > std::numeric_limits<std::uint32_t>::max()) {
+      return invalid("parameters.top_k must be a non-negative integer");
+    }
+    sampling.top_k = static_cast<std::uint32_t>(*value);
+  }
+  if (const auto* p = find("seed")) {
+    const auto value = unsigned_value(*p);
+    if (!value) return invalid("parameters.seed must be a non-negative integer");
+    sampling.seed = *value;
+  }
+  if (const auto* p = find("stop")) {
+    if (p->parameter_choice_case() != parameter::kStringParam) return invalid("parameters.stop must be a string_param");
+    sampling.stop.push_back(p->string_param());
+  }
+  if (const auto* p = find("ignore_eos")) {
+    if (p->parameter_choice_case() != parameter::kBoolParam) return invalid("parameters.ignore_eos must be a bool_param");
+    sampling.ignore_eos = p->bool_param();
+  }
+  if (any) request.sampling = std::move(sampling);
+  return std::nullopt;
+}
+
 std::optional<error> decode_parameters(const inference::ModelInferRequest& message, decoded_infer_request& request) {
   const auto& parameters = message.parameters();
   if (const auto it = parameters.find("priority"); it != parameters.end()) {
@@ -304,6 +366,7 @@ std::optional<error> decode_parameters(const inference::ModelInferRequest& messa
     }
     request.timeout = std::chrono::microseconds(static_cast<rep>(*value));
   }
+  if (auto failure = decode_sampling(parameters, request)) return failure;
   if (const auto it = parameters.find("triton_enable_empty_final_response"); it != parameters.end()) {
     if (it->second.parameter_choice_case() != parameter::kBoolParam) {
       return invalid("parameters.triton_enable_empty_final_response must be a bool_param");

@@ -13,6 +13,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/generation.hpp"
 #include "core/status.hpp"
 #include "core/tensor.hpp"
 #include "src/frontends/grpc/grpc_service.pb.h"
@@ -31,6 +32,9 @@ struct decoded_infer_request {
   // parameters.triton_enable_empty_final_response: on a stream, mark the
   // last response of each request with triton_final_response.
   bool enable_empty_final_response{false};
+  // Sampling parameters for generative models (max_tokens, temperature,
+  // top_p, top_k, seed, stop, ignore_eos), when any was given.
+  std::optional<sampling_parameters> sampling;
 };
 
 // Every failure is error_code::invalid_argument with a message naming the

@@ -1,5 +1,7 @@
 #include "frontends/grpc/infer_environment.hpp"
 
+#include "generation/text_tensors.hpp"
+
 namespace surge::grpc_frontend {
 
 request_ptr make_inference_request(decoded_infer_request decoded, const model_version& model,
@@ -12,6 +14,13 @@ request_ptr make_inference_request(decoded_infer_request decoded, const model_ve
   request->requested_outputs = std::move(decoded.outputs);
   request->priority = decoded.priority.value_or(0);
   request->timeout = decoded.timeout;
+  if (decoded.sampling && model.generative()) {
+    // With sampling parameters the request takes the generation path; a
+    // missing or malformed prompt is left for the model to refuse.
+    if (auto prompt = prompt_from_tensor(*request); std::holds_alternative<std::string>(prompt)) {
+      request->generation = generation_options{std::get<std::string>(std::move(prompt)), std::move(*decoded.sampling)};
+    }
+  }
   const auto& metadata = context.client_metadata();
   if (const auto it = metadata.find("traceparent"); it != metadata.end()) {
     request->traceparent.assign(it->second.data(), it->second.size());
