@@ -5,9 +5,11 @@
 
 Run it with Debian's /usr/bin/python3 so the TorchScript files come from the
 same torch (1.13) as the libtorch the server's backend links. Seeds are fixed,
-so every run writes the same weights. A model whose files all exist is left
-alone unless --force is given; every file is written to a temporary name and
-renamed, so an interrupted run never leaves a half-written model behind.
+so every run writes the same weights (kjv_lm, trained for a time budget, comes
+close but not bit for bit). A model whose files all exist is left alone unless
+--force is given; kjv_lm is also rebuilt when scripts/train_lm.py changed since
+it was trained. Every file is written to a temporary name and renamed, so an
+interrupted run never leaves a half-written model behind.
 """
 
 import argparse

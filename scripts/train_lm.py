@@ -6,7 +6,8 @@
 The corpus is the King James Bible from Debian's bible-kjv package (public
 domain), one verse per line; every 20th verse is held out for evaluation. A
 SentencePiece unigram tokenizer (2000 pieces) is trained on the other verses,
-then a small decoder-only transformer is trained on the CPU for a bounded time.
+then a small decoder-only transformer is trained on the CPU for a bounded time
+(--train-seconds: seconds of 2 cores, counted in CPU time).
 Each verse is fed as BOS, its pieces, EOS, so generations end with the verse.
 
 The model is exported with torch.jit.script and serves through the
@@ -42,14 +43,15 @@ from torch import nn
 SEED = 0
 VOCAB_SIZE = 2000
 MAX_CONTEXT = 256
-LAYERS = 4
-D_MODEL = 256
-HEADS = 4
+# Sized for the budget: in 240 s of 2 cores, 3 layers of 192 reached a lower
+# held-out perplexity than 4 of 256, which sees too few tokens (docs/generation.md).
+LAYERS = 3
+D_MODEL = 192
+HEADS = 3
 HELD_OUT_EVERY = 20  # verse i is held out when i % HELD_OUT_EVERY == HELD_OUT_EVERY - 1
 BATCH_SIZE = 8  # windows of MAX_CONTEXT tokens per step
-PEAK_LR = 2e-3
+PEAK_LR = 3e-3
 WARMUP_STEPS = 50
-PACE_STEPS = 10  # steps timed to plan the rest
 THREADS = 2
 GREEDY_TOKENS = 32
 
@@ -306,10 +308,18 @@ def training_windows(encoded: List[List[int]]):
     return stream, starts
 
 
+def learning_rate(step: int, progress: float) -> float:
+    """Linear warm-up over WARMUP_STEPS, then cosine decay to a tenth of the
+    peak as progress (the share of the budget spent) goes from 0 to 1."""
+    if step < WARMUP_STEPS:
+        return PEAK_LR * (step + 1) / WARMUP_STEPS
+    return PEAK_LR * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
 def train(model: LanguageModel, stream, starts, seconds: float, max_steps: int | None) -> dict:
     """Trains for `seconds` of THREADS cores (process CPU time / THREADS, so a
-    machine shared with other work takes longer on the clock but trains as
-    much), or exactly max_steps steps when given."""
+    machine shared with other work takes longer on the clock but trains about
+    as much), or exactly max_steps steps when given."""
     generator = torch.Generator().manual_seed(SEED)
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
@@ -323,24 +333,17 @@ def train(model: LanguageModel, stream, starts, seconds: float, max_steps: int |
     model.train()
     began_wall = time.monotonic()
     began_cpu = time.process_time()
-    step = 0
-    planned = max_steps
-    smoothed = 0.0
-    while planned is None or step < planned:
-        if planned is None and step == PACE_STEPS:
-            # The steps the budget allows at the first steps' pace; the
-            # learning rate decays over exactly that many.
-            per_step = (time.process_time() - began_cpu) / THREADS / step
-            planned = max(step + 1, int(seconds / per_step))
-        horizon = planned if planned is not None else 10**9
-        if step < WARMUP_STEPS:
-            lr = PEAK_LR * (step + 1) / WARMUP_STEPS
-        else:
-            progress = min(1.0, (step - WARMUP_STEPS) / max(1, horizon - WARMUP_STEPS))
-            lr = PEAK_LR * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
-        for group in optimizer.param_groups:
-            group["lr"] = lr
 
+    def progress(step: int) -> float:
+        if max_steps is not None:
+            return step / max_steps
+        return (time.process_time() - began_cpu) / THREADS / seconds
+
+    step = 0
+    smoothed = 0.0
+    while progress(step) < 1.0:
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, progress(step))
         pick = starts[torch.randint(len(starts), (BATCH_SIZE,), generator=generator)]
         batch = stream[pick.unsqueeze(1) + offsets]
         logits = model(batch[:, :-1])
@@ -353,7 +356,7 @@ def train(model: LanguageModel, stream, starts, seconds: float, max_steps: int |
         smoothed = loss.item() if step == 1 else 0.95 * smoothed + 0.05 * loss.item()
         if step % 50 == 0:
             print(
-                f"  step {step}/{planned}: loss {smoothed:.3f}, "
+                f"  step {step}: loss {smoothed:.3f}, "
                 f"{(time.process_time() - began_cpu) / THREADS:.0f} s of {THREADS} cores, "
                 f"{time.monotonic() - began_wall:.0f} s elapsed",
                 flush=True,
@@ -506,7 +509,16 @@ generation { max_running_sequences: 64 max_tokens_per_step: 2048 default_max_tok
 parameters { key: "kv_slots" value: { string_value: "64" } }
 """
 
-GREEDY_PROMPTS = ["In the beginning God", "And the LORD said unto Moses,", "Blessed are the", "The LORD is my"]
+GREEDY_PROMPTS = [
+    "In the beginning God",
+    "And the LORD said unto Moses,",
+    "Blessed are the",
+    "The LORD is my",
+    "And it came to pass",
+    "For God so loved",
+    "Now the serpent was",
+    "And Jesus answered",
+]
 SAMPLE_PROMPTS = ["And the LORD said unto Moses,", "Blessed are the", "In the beginning"]
 
 
@@ -552,13 +564,13 @@ def build(model_dir: Path, train_seconds: float = 240.0, max_steps: int | None =
     if worst > 1e-3:
         raise SystemExit(f"train_lm: cached decoding differs from the full forward by {worst}")
 
-    # A reference whose every greedy pick wins by a clear margin, so that a
-    # C++ run with other thread counts cannot flip a near-tie.
-    reference = None
-    for prompt in GREEDY_PROMPTS:
-        reference = greedy_reference(exported, sp, prompt)
-        if reference["min_margin"] > 0.05:
-            break
+    # The reference whose greedy picks vary most (greedy decoding of a small
+    # model falls into loops soon), among those whose every pick wins by a
+    # clear margin, so that a C++ run with other thread counts cannot flip a
+    # near-tie.
+    candidates = [greedy_reference(exported, sp, prompt) for prompt in GREEDY_PROMPTS]
+    clear = [c for c in candidates if c["min_margin"] > 0.05] or candidates
+    reference = max(clear, key=lambda c: (len(set(c["greedy_tokens"])), c["min_margin"]))
     print(f"kjv_lm: greedy from {reference['prompt']!r}: {reference['text']!r}", flush=True)
     samples = [sample(exported, sp, prompt, seed=i) for i, prompt in enumerate(SAMPLE_PROMPTS)]
     for text in samples:

@@ -17,6 +17,7 @@
 
 #include <torch/script.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -171,7 +172,8 @@ extern "C" SURGE_BACKEND_EXPORT surge_error* surge_generation_tokenize(surge_mod
     const auto ids = model->text->encode({text, static_cast<std::size_t>(length)});
     if (ids.size() > UINT32_MAX) sdk::fail(SURGE_ERROR_INVALID_ARGUMENT, "the text has too many tokens");
     *count = static_cast<std::uint32_t>(ids.size());
-    std::memcpy(tokens, ids.data(), std::min<std::size_t>(ids.size(), capacity) * sizeof(std::int32_t));
+    // std::copy_n rather than memcpy: a caller asking for the size passes no buffer.
+    std::copy_n(ids.begin(), std::min<std::size_t>(ids.size(), capacity), tokens);
   });
 }
 
@@ -181,7 +183,7 @@ extern "C" SURGE_BACKEND_EXPORT surge_error* surge_generation_detokenize(surge_m
   return sdk::guard([&] {
     const auto decoded = model->text->decode({tokens, count});
     *length = decoded.size();
-    std::memcpy(text, decoded.data(), std::min<std::uint64_t>(decoded.size(), capacity));
+    std::copy_n(decoded.begin(), std::min<std::uint64_t>(decoded.size(), capacity), text);
   });
 }
 
