@@ -336,7 +336,7 @@ def test_openai_streaming_smoke(echo_server: SurgeServer):
 def test_openai_chat_open_loop(echo_server: SurgeServer):
     report = bench_json(
         echo_server, "--protocol", "openai", "--chat", "--model", "echo", "--prompt", "xyz",
-        "--max-tokens", "6", "--rate", "20", "--duration", "1s", "--warmup", "0s",
+        "--max-tokens", "6", "--temperature", "0", "--rate", "20", "--duration", "1s", "--warmup", "0s",
     )
     assert report["target"]["generation"]["endpoint"] == "/v1/chat/completions"
     [level] = report["levels"]
