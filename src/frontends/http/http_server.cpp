@@ -58,6 +58,12 @@ http::status status_for(error_code code) {
   return http::status::internal_server_error;
 }
 
+response_message failure_response(const error& failure, std::string json_body, unsigned version) {
+  auto response = json_response(status_for(failure.code), std::move(json_body), version, true);
+  if (failure.retry_after) response.set(http::field::retry_after, std::to_string(failure.retry_after->count()));
+  return response;
+}
+
 asio::awaitable<bool> client_left(connection_socket& stream) {
   for (;;) {
     auto [ec] = co_await stream.async_wait(tcp::socket::wait_read, as_tuple(use_awaitable));

@@ -100,6 +100,9 @@ response_message error_response(beast::http::status status, std::string_view mes
                                 bool keep_alive);
 // The HTTP status of each error code (docs/error-policy.md).
 beast::http::status status_for(error_code code);
+// A failure's answer: its code's status, `json_body` (the protocol's error
+// object), and Retry-After when the failure carries one.
+response_message failure_response(const error& failure, std::string json_body, unsigned version);
 // True when the peer closed its end; false when it sent more bytes (a
 // pipelined request), which only means we cannot watch any longer.
 asio::awaitable<bool> client_left(connection_socket& stream);

@@ -39,9 +39,7 @@ std::string chunk_json(const model_version& model, std::string_view id, std::str
 }
 
 response_message failure(const error& e, unsigned version) {
-  auto response = error_response(status_for(e.code), e.message, version, true);
-  if (e.retry_after) response.set(beast_http::field::retry_after, std::to_string(e.retry_after->count()));
-  return response;
+  return failure_response(e, encode_error(e.message), version);
 }
 
 }  // namespace

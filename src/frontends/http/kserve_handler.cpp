@@ -75,12 +75,6 @@ class http_response_sink final : public response_sink, public std::enable_shared
   bool finished_{false};                        // guarded by mutex_
 };
 
-response_message failure_response(const error& failure, const request_message& request) {
-  auto response = error_response(status_for(failure.code), failure.message, request.version(), true);
-  if (failure.retry_after) response.set(http::field::retry_after, std::to_string(failure.retry_after->count()));
-  return response;
-}
-
 std::vector<std::string_view> split_path(std::string_view target) {
   if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
   std::vector<std::string_view> parts;
@@ -354,7 +348,9 @@ asio::awaitable<std::optional<response_message>> kserve_handler::infer(request_m
   }
   auto body = std::make_shared<const std::string>(std::move(request.body()));
   auto decoded = decode_infer_request(std::move(body), json_length);
-  if (auto* failure = std::get_if<error>(&decoded)) co_return failure_response(*failure, request);
+  if (auto* failure = std::get_if<error>(&decoded)) {
+    co_return failure_response(*failure, encode_error(failure->message), request.version());
+  }
   auto& parsed = std::get<decoded_infer_request>(decoded);
 
   auto sink = std::make_shared<http_response_sink>(co_await asio::this_coro::executor);
@@ -386,7 +382,9 @@ asio::awaitable<std::optional<response_message>> kserve_handler::infer(request_m
     }
   }
 
-  if (auto failure = sink->take_failure()) co_return failure_response(*failure, request);
+  if (auto failure = sink->take_failure()) {
+    co_return failure_response(*failure, encode_error(failure->message), request.version());
+  }
   auto response = sink->take_response();
   auto encoded = encode_infer_response(model->name(), model->version(), parsed.id,
                                        response ? response->outputs : std::vector<tensor>{}, parsed.outputs,

@@ -28,9 +28,7 @@ response_message error_reply(beast_http::status status, std::string_view message
 
 response_message failure_reply(const error& e, unsigned version) {
   const auto [type, code] = error_type_of(e.code);
-  auto response = error_reply(http::status_for(e.code), e.message, type, "", code, version);
-  if (e.retry_after) response.set(beast_http::field::retry_after, std::to_string(e.retry_after->count()));
-  return response;
+  return http::failure_response(e, error_json(e.message, type, "", code), version);
 }
 
 }  // namespace
