@@ -116,6 +116,10 @@ void model_scheduler::answer_queue() {
 
 void model_scheduler::check_drained() {
   if (!draining_ || !drained_ || queue_.size() != 0 || free_instances_.size() != instance_count_) return;
+  // Nothing may touch the version's metrics once it is told it drained: it
+  // may be freed while a cancelled wait still holds this scheduler.
+  timer_.cancel();
+  timer_at_.reset();
   drain_timer_.cancel();
   auto drained = std::move(drained_);
   drained_ = nullptr;
@@ -158,6 +162,7 @@ void model_scheduler::stop() {
     draining_ = true;
     drain_timer_.cancel();
     answer_queue();
+    check_drained();  // a drain in progress may have waited only for that queue
     answered.set_value();
   });
   answered.get_future().wait();
