@@ -8,7 +8,8 @@
 # ("frontends/http/x.hpp" belongs to frontends/http, "config/x.pb.h" to
 # config); includes that start with no declared folder (the public ABI
 # "surge/backend.h", a file beside the includer) are not checked. A folder of
-# src/ that holds sources but is declared nowhere is an error too.
+# src/ that holds sources but is declared nowhere is an error too; a
+# subfolder that is not declared belongs to the folder above it.
 cmake_minimum_required(VERSION 3.25)
 
 file(STRINGS "${LAYERS}" lines)
@@ -26,13 +27,19 @@ endforeach()
 set(problems "")
 file(GLOB_RECURSE files RELATIVE "${SOURCE_ROOT}" "${SOURCE_ROOT}/*.cpp" "${SOURCE_ROOT}/*.hpp" "${SOURCE_ROOT}/*.h")
 foreach(file IN LISTS files)
-  get_filename_component(folder "${file}" DIRECTORY)
-  if(folder STREQUAL "" OR file MATCHES "(^|/)\\.")
+  get_filename_component(directory "${file}" DIRECTORY)
+  if(directory STREQUAL "" OR file MATCHES "(^|/)\\.")
     continue()
   endif()
+  # A file belongs to the deepest declared folder above it.
+  set(folder "${directory}")
   list(FIND folders "${folder}" declared)
+  while(declared EQUAL -1 AND NOT folder STREQUAL "")
+    get_filename_component(folder "${folder}" DIRECTORY)
+    list(FIND folders "${folder}" declared)
+  endwhile()
   if(declared EQUAL -1)
-    list(APPEND problems "src/${file}: folder src/${folder} has no surge_library() in src/CMakeLists.txt")
+    list(APPEND problems "src/${file}: folder src/${directory} has no surge_library() in src/CMakeLists.txt")
     continue()
   endif()
   string(MAKE_C_IDENTIFIER "${folder}" key)

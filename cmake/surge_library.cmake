@@ -1,23 +1,58 @@
 # surge_library(<folder> [DEPENDS <folder>...] [LIBRARIES <target>...])
 #
-# Builds src/<folder>/*.cpp into the static library surge_<folder> (a '/'
-# becomes '_'), linked to the libraries of the folders it DEPENDS on and to
-# the third-party LIBRARIES. The DEPENDS list is also the folder's include
-# rule: cmake/check_layers.cmake fails the build when a file of the folder
+# Declares the static library surge_<folder> (a '/' becomes '_'): the .cpp
+# files of src/<folder> and of its subfolders that are not libraries of
+# their own, linked to the libraries of the folders it DEPENDS on and to the
+# third-party LIBRARIES. The DEPENDS list is also the folder's include rule:
+# cmake/check_layers.cmake fails the build when a file of the folder
 # includes a header of a folder that is not listed (see surge_layer_check).
+# The libraries are made by surge_make_libraries(), once every folder is
+# declared, so that a folder knows which of its subfolders are its own.
 function(surge_library folder)
   cmake_parse_arguments(arg "" "" "DEPENDS;LIBRARIES" ${ARGN})
-  surge_target_name(target ${folder})
-  file(GLOB sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/${folder}/*.cpp)
-  add_library(${target} STATIC ${sources})
-  target_compile_options(${target} PRIVATE ${surge_warnings})
-  target_link_libraries(${target} PUBLIC surge_build_settings ${arg_LIBRARIES})
-  foreach(dependency IN LISTS arg_DEPENDS)
-    surge_target_name(dependency_target ${dependency})
-    target_link_libraries(${target} PUBLIC ${dependency_target})
-  endforeach()
+  set_property(GLOBAL APPEND PROPERTY SURGE_LIBRARY_FOLDERS ${folder})
+  set_property(GLOBAL PROPERTY SURGE_LIBRARY_${folder}_DEPENDS ${arg_DEPENDS})
+  set_property(GLOBAL PROPERTY SURGE_LIBRARY_${folder}_LIBRARIES ${arg_LIBRARIES})
   surge_layer(${folder} DEPENDS ${arg_DEPENDS})
-  add_dependencies(${target} surge_layer_check)
+endfunction()
+
+function(surge_make_libraries source_root)
+  get_property(folders GLOBAL PROPERTY SURGE_LIBRARY_FOLDERS)
+  get_property(layers GLOBAL PROPERTY SURGE_LAYERS)
+  set(declared "")
+  foreach(layer IN LISTS layers)
+    string(REGEX REPLACE "=.*$" "" name "${layer}")
+    list(APPEND declared ${name})
+  endforeach()
+  foreach(folder IN LISTS folders)
+    file(GLOB_RECURSE sources CONFIGURE_DEPENDS RELATIVE ${source_root} ${source_root}/${folder}/*.cpp)
+    set(own "")
+    foreach(source IN LISTS sources)
+      # Skip files of a deeper folder that is declared on its own.
+      get_filename_component(directory ${source} DIRECTORY)
+      set(owner "")
+      while(NOT directory STREQUAL "" AND owner STREQUAL "")
+        if(directory IN_LIST declared)
+          set(owner ${directory})
+        endif()
+        get_filename_component(directory ${directory} DIRECTORY)
+      endwhile()
+      if(owner STREQUAL folder)
+        list(APPEND own ${source_root}/${source})
+      endif()
+    endforeach()
+    surge_target_name(target ${folder})
+    add_library(${target} STATIC ${own})
+    target_compile_options(${target} PRIVATE ${surge_warnings})
+    get_property(libraries GLOBAL PROPERTY SURGE_LIBRARY_${folder}_LIBRARIES)
+    target_link_libraries(${target} PUBLIC surge_build_settings ${libraries})
+    get_property(dependencies GLOBAL PROPERTY SURGE_LIBRARY_${folder}_DEPENDS)
+    foreach(dependency IN LISTS dependencies)
+      surge_target_name(dependency_target ${dependency})
+      target_link_libraries(${target} PUBLIC ${dependency_target})
+    endforeach()
+    add_dependencies(${target} surge_layer_check)
+  endforeach()
 endfunction()
 
 # Declares a folder's allowed includes without making a library of it (the
