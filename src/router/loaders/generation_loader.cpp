@@ -4,7 +4,7 @@
 
 #include "generation/backend_engine.hpp"
 #include "generation/sequence_scheduler.hpp"
-#include "router/backend_spec.hpp"
+#include "model/backend_spec.hpp"
 #include "router/loaders/open_backend.hpp"
 
 namespace surge {

@@ -1,6 +1,6 @@
 #include "router/loaders/open_backend.hpp"
 
-#include "router/backend_spec.hpp"
+#include "model/backend_spec.hpp"
 
 namespace surge {
 

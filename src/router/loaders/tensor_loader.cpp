@@ -1,7 +1,7 @@
 #include "router/loaders/tensor_loader.hpp"
 
 #include "instance/in_process_instance.hpp"
-#include "router/backend_spec.hpp"
+#include "model/backend_spec.hpp"
 #include "router/loaders/open_backend.hpp"
 #include "scheduler/model_scheduler.hpp"
 

@@ -11,7 +11,7 @@
 #include <cstring>
 #include <future>
 
-#include "registry_fixture.hpp"
+#include "support/registry_fixture.hpp"
 
 namespace surge {
 namespace {

@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "scheduler/model_scheduler.hpp"
-#include "test_support.hpp"
+#include "support/test_support.hpp"
 
 namespace surge {
 namespace {
