@@ -778,10 +778,9 @@ struct drained_flag {
   int calls{0};
   std::function<void()> callback() {
     return [this] {
-      {
-        std::lock_guard lock(mutex);
-        ++calls;
-      }
+      // Notified under the lock: the waiter may destroy this flag as soon as it wakes.
+      std::lock_guard lock(mutex);
+      ++calls;
       changed.notify_all();
     };
   }

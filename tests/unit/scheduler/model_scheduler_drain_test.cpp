@@ -71,10 +71,9 @@ class drained_flag {
  public:
   std::function<void()> callback() {
     return [this] {
-      {
-        std::lock_guard lock(mutex_);
-        ++calls_;
-      }
+      // Notified under the lock: the waiter may destroy this flag as soon as it wakes.
+      std::lock_guard lock(mutex_);
+      ++calls_;
       changed_.notify_all();
     };
   }
