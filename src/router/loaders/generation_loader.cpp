@@ -41,7 +41,8 @@ std::variant<std::shared_ptr<model_version>, error> generation_model_loader::loa
     if (auto* failure = std::get_if<error>(&handle)) {
       return make_error(failure->code, "instance " + std::to_string(i) + ": " + failure->message);
     }
-    engines.push_back(std::make_unique<backend_generation_engine>(std::get<backend_instance_handle>(std::move(handle))));
+    engines.push_back(
+        std::make_unique<backend_generation_engine>(std::get<backend_instance_handle>(std::move(handle))));
   }
   auto loaded = std::make_shared<model_version>(config, context.version, context.metrics);
   auto scheduler = std::make_shared<sequence_scheduler>(

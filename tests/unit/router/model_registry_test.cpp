@@ -52,7 +52,8 @@ TEST(model_registry, loads_an_identity_model_serves_it_and_unload_removes_it_and
   ASSERT_FALSE(made.sink->failure) << made.sink->failure->message;
   ASSERT_EQ(made.sink->responses.size(), 1u);
   EXPECT_EQ(*reinterpret_cast<const float*>(made.sink->responses[0].outputs.at(0).data.data()), first);
-  EXPECT_THAT(f.metrics.render(), HasSubstr("surge_requests_total{model=\"alpha\",version=\"1\",outcome=\"success\"} 1"));
+  EXPECT_THAT(f.metrics.render(),
+              HasSubstr("surge_requests_total{model=\"alpha\",version=\"1\",outcome=\"success\"} 1"));
 
   EXPECT_FALSE(f.registry.unload("alpha"));
   EXPECT_FALSE(f.registry.find_version("alpha", std::nullopt));
@@ -205,7 +206,8 @@ TEST(model_registry, reloading_publishes_the_new_version_before_the_old_one_drai
   EXPECT_FALSE(made.sink->failure);
   // Both versions are version 1: the series are shared, and the old one's
   // removal leaves the new one's in place.
-  EXPECT_THAT(f.metrics.render(), HasSubstr("surge_requests_total{model=\"swap\",version=\"1\",outcome=\"success\"} 1"));
+  EXPECT_THAT(f.metrics.render(),
+              HasSubstr("surge_requests_total{model=\"swap\",version=\"1\",outcome=\"success\"} 1"));
 }
 
 TEST(model_registry, a_failed_reload_keeps_serving_what_was_served) {

@@ -37,10 +37,9 @@ namespace surge::testing {
 constexpr auto wait_limit = std::chrono::seconds(20);
 
 // Waits for a condition another thread makes true (a gauge, a snapshot),
-// re-checking it every millisecond; false after `limit`.
-inline bool eventually(const std::function<bool()>& condition,
-                       std::chrono::milliseconds limit = std::chrono::duration_cast<std::chrono::milliseconds>(wait_limit)) {
-  const auto until = std::chrono::steady_clock::now() + limit;
+// re-checking it every millisecond; false after wait_limit.
+inline bool eventually(const std::function<bool()>& condition) {
+  const auto until = std::chrono::steady_clock::now() + wait_limit;
   while (!condition()) {
     if (std::chrono::steady_clock::now() > until) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
