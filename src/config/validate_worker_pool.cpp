@@ -1,0 +1,24 @@
+#include <string>
+
+#include "config/validation.hpp"
+
+namespace surge::config_validation {
+
+void validate_worker_pool(problem_list& problems, const config::ModelConfig& config) {
+  if (config.has_worker_pool() && config.has_upstream()) {
+    problems.add("worker_pool", "a model runs on a worker pool or an upstream API, not both");
+  }
+  if (!config.has_worker_pool()) return;
+  const auto& pool = config.worker_pool();
+  const auto heartbeat = pool.heartbeat_ms() == 0 ? 1000u : pool.heartbeat_ms();
+  const auto claim_idle = pool.claim_idle_ms() == 0 ? 5000u : pool.claim_idle_ms();
+  // Workers re-claim long batches every heartbeat; a claim_idle no longer
+  // than that would let another worker take (and run again) a batch that
+  // is still running.
+  if (claim_idle <= heartbeat) {
+    problems.add("worker_pool.claim_idle_ms", std::to_string(claim_idle) + " must be longer than heartbeat_ms (" +
+                                                  std::to_string(heartbeat) + ")");
+  }
+}
+
+}  // namespace surge::config_validation
