@@ -1,6 +1,7 @@
 #include <string>
 
 #include "config/validation.hpp"
+#include "streams/defaults.hpp"
 
 namespace surge::config_validation {
 
@@ -10,8 +11,8 @@ void validate_worker_pool(problem_list& problems, const config::ModelConfig& con
   }
   if (!config.has_worker_pool()) return;
   const auto& pool = config.worker_pool();
-  const auto heartbeat = pool.heartbeat_ms() == 0 ? 1000u : pool.heartbeat_ms();
-  const auto claim_idle = pool.claim_idle_ms() == 0 ? 5000u : pool.claim_idle_ms();
+  const auto heartbeat = streams::heartbeat_or_default(pool.heartbeat_ms()).count();
+  const auto claim_idle = streams::claim_idle_or_default(pool.claim_idle_ms()).count();
   // Workers re-claim long batches every heartbeat; a claim_idle no longer
   // than that would let another worker take (and run again) a batch that
   // is still running.

@@ -17,6 +17,7 @@
 #include "frontends/http/kserve_codec.hpp"
 #include "gateway/redis_pool_instance.hpp"
 #include "instance/batch_assembly.hpp"
+#include "streams/defaults.hpp"
 #include "streams/keys.hpp"
 
 namespace surge::gateway {
@@ -52,10 +53,6 @@ std::string make_gateway_id() {
          std::string(suffix, end);
 }
 
-std::chrono::milliseconds or_default(std::uint32_t value, std::uint32_t fallback) {
-  return std::chrono::milliseconds(value == 0 ? fallback : value);
-}
-
 }  // namespace
 
 // One worker-pool model as the gateway sees it. Strand-only except for the
@@ -67,9 +64,9 @@ class redis_gateway::model {
         name(config.name()),
         requests_key(streams::requests_key(config.name())),
         workers_key(streams::workers_key(config.name())),
-        heartbeat(or_default(config.worker_pool().heartbeat_ms(), 1000)),
-        claim_idle(or_default(config.worker_pool().claim_idle_ms(), 5000)),
-        breaker(config.name(), circuit_breaker::options{3 * claim_idle, std::chrono::milliseconds(1000)}),
+        heartbeat(streams::heartbeat_or_default(config.worker_pool().heartbeat_ms())),
+        claim_idle(streams::claim_idle_or_default(config.worker_pool().claim_idle_ms())),
+        breaker(config.name(), circuit_breaker::options{.stall_after = streams::stalled_claim_idles * claim_idle}),
         live_workers(registry.make_gauge("surge_worker_pool_live_workers",
                                          "Workers of a worker-pool model whose heartbeat is recent",
                                          {{"model", config.name()}})),
@@ -481,7 +478,7 @@ asio::awaitable<void> redis_gateway::probe_workers(std::shared_ptr<model> target
   auto self = shared_from_this();
   target->probing = true;  // also set by whoever spawned this, so no second probe starts meanwhile
   redis::command count{"ZCOUNT", target->workers_key};
-  count.arg(unix_ms_now() - 3 * target->heartbeat.count()).arg("+inf");
+  count.arg(unix_ms_now() - streams::live_heartbeats * target->heartbeat.count()).arg("+inf");
   auto r = co_await commands_->exec(std::move(count));
   target->probing = false;
   const auto now = clock::now();
