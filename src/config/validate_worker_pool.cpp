@@ -1,7 +1,7 @@
 #include <string>
 
 #include "config/validation.hpp"
-#include "streams/defaults.hpp"
+#include "config/worker_pool_defaults.hpp"
 
 namespace surge::config_validation {
 
@@ -11,8 +11,8 @@ void validate_worker_pool(problem_list& problems, const config::ModelConfig& con
   }
   if (!config.has_worker_pool()) return;
   const auto& pool = config.worker_pool();
-  const auto heartbeat = streams::heartbeat_or_default(pool.heartbeat_ms()).count();
-  const auto claim_idle = streams::claim_idle_or_default(pool.claim_idle_ms()).count();
+  const auto heartbeat = worker_pool::heartbeat_or_default(pool.heartbeat_ms()).count();
+  const auto claim_idle = worker_pool::claim_idle_or_default(pool.claim_idle_ms()).count();
   // Workers re-claim long batches every heartbeat; a claim_idle no longer
   // than that would let another worker take (and run again) a batch that
   // is still running.

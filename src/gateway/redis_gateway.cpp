@@ -14,11 +14,12 @@
 #include <iostream>
 #include <random>
 
-#include "frontends/http/kserve_codec.hpp"
+#include "config/worker_pool_defaults.hpp"
 #include "gateway/redis_pool_instance.hpp"
 #include "instance/batch_assembly.hpp"
-#include "streams/defaults.hpp"
 #include "streams/keys.hpp"
+#include "wire/kserve_request.hpp"
+#include "wire/kserve_response.hpp"
 
 namespace surge::gateway {
 
@@ -64,9 +65,9 @@ class redis_gateway::model {
         name(config.name()),
         requests_key(streams::requests_key(config.name())),
         workers_key(streams::workers_key(config.name())),
-        heartbeat(streams::heartbeat_or_default(config.worker_pool().heartbeat_ms())),
-        claim_idle(streams::claim_idle_or_default(config.worker_pool().claim_idle_ms())),
-        breaker(config.name(), circuit_breaker::options{.stall_after = streams::stalled_claim_idles * claim_idle}),
+        heartbeat(worker_pool::heartbeat_or_default(config.worker_pool().heartbeat_ms())),
+        claim_idle(worker_pool::claim_idle_or_default(config.worker_pool().claim_idle_ms())),
+        breaker(config.name(), circuit_breaker::options{.stall_after = worker_pool::stalled_claim_idles * claim_idle}),
         live_workers(registry.make_gauge("surge_worker_pool_live_workers",
                                          "Workers of a worker-pool model whose heartbeat is recent",
                                          {{"model", config.name()}})),
@@ -326,7 +327,7 @@ void redis_gateway::admit(const std::shared_ptr<model>& target, std::vector<requ
       finish_untracked(std::move(request), tracker, make_error(error_code::not_ready, *reason));
       continue;
     }
-    auto encoded = http::encode_infer_request(request->id, request->inputs, request->requested_outputs);
+    auto encoded = wire::encode_infer_request(request->id, request->inputs, request->requested_outputs);
     streams::request_entry entry;
     entry.reply_to = replies_key_;
     entry.model = request->model;
@@ -423,14 +424,14 @@ void redis_gateway::handle_reply(streams::stream_entry entry) {
     answer(std::move(*pending), make_error(streams::code_of_status(reply.status), std::move(message)));
     return;
   }
-  auto decoded = http::decode_infer_response(std::make_shared<const std::string>(std::move(reply.body)),
+  auto decoded = wire::decode_infer_response(std::make_shared<const std::string>(std::move(reply.body)),
                                              reply.header_length);
   if (auto* failure = std::get_if<error>(&decoded)) {
     auto message = "worker " + reply.worker + " sent a malformed response: " + failure->message;
     answer(std::move(*pending), make_error(error_code::internal, std::move(message)));
     return;
   }
-  answer(std::move(*pending), std::nullopt, std::move(std::get<http::decoded_infer_response>(decoded).outputs));
+  answer(std::move(*pending), std::nullopt, std::move(std::get<wire::decoded_infer_response>(decoded).outputs));
 }
 
 // `pending` has left the table already, so nothing else can answer it.
@@ -478,7 +479,7 @@ asio::awaitable<void> redis_gateway::probe_workers(std::shared_ptr<model> target
   auto self = shared_from_this();
   target->probing = true;  // also set by whoever spawned this, so no second probe starts meanwhile
   redis::command count{"ZCOUNT", target->workers_key};
-  count.arg(unix_ms_now() - streams::live_heartbeats * target->heartbeat.count()).arg("+inf");
+  count.arg(unix_ms_now() - worker_pool::live_heartbeats * target->heartbeat.count()).arg("+inf");
   auto r = co_await commands_->exec(std::move(count));
   target->probing = false;
   const auto now = clock::now();

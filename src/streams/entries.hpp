@@ -14,7 +14,7 @@
 #include "core/status.hpp"
 #include "redis/command.hpp"
 #include "redis/reply.hpp"
-#include "streams/defaults.hpp"
+#include "streams/limits.hpp"
 
 namespace surge::streams {
 

@@ -1,9 +1,10 @@
 """The numbers both sides of the Redis Streams contract assume are defined once
-for the C++ side, in src/streams/defaults.hpp. The Python SDK keeps its own
-copies (clients/python/surge_client/protocol.py), and the config schema and
-the docs state them in prose: these tests read the header and hold the others
-equal to it, so changing a default in one place and not the others fails here.
-Needs no server."""
+for the C++ side: the worker_pool defaults in src/config/worker_pool_defaults.hpp,
+the stream caps in src/streams/limits.hpp. The Python SDK keeps its own copies
+(clients/python/surge_client/protocol.py), and the config schema and the docs
+state them in prose: these tests read the headers and hold the others equal to
+them, so changing a default in one place and not the others fails here. Needs
+no server."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 
 from surge_e2e import REPO_ROOT
 
-DEFAULTS_HEADER = REPO_ROOT / "src" / "streams" / "defaults.hpp"
+HEADERS = (REPO_ROOT / "src" / "config" / "worker_pool_defaults.hpp", REPO_ROOT / "src" / "streams" / "limits.hpp")
 KEYS_HEADER = REPO_ROOT / "src" / "streams" / "keys.hpp"
 PROTOCOL_PY = REPO_ROOT / "clients" / "python" / "surge_client" / "protocol.py"
 PROTO = REPO_ROOT / "src" / "config" / "model_config.proto"
@@ -36,7 +37,10 @@ def cpp_constants(header: Path) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def cpp() -> dict[str, int]:
-    return cpp_constants(DEFAULTS_HEADER)
+    constants = {}
+    for header in HEADERS:
+        constants |= cpp_constants(header)
+    return constants
 
 
 @pytest.fixture(scope="module")
@@ -54,10 +58,10 @@ def sdk():
         del sys.modules[name]
 
 
-def test_the_header_parses_into_every_shared_default(cpp):
+def test_the_headers_parse_into_every_shared_default(cpp):
     for name in ("default_heartbeat", "default_claim_idle", "default_max_deliveries", "live_heartbeats",
                  "stalled_claim_idles", "reply_stream_max_length", "dead_letter_max_length"):
-        assert name in cpp, f"{name} is missing from {DEFAULTS_HEADER} (or no longer parses)"
+        assert name in cpp, f"{name} is missing from {[str(h) for h in HEADERS]} (or no longer parses)"
 
 
 def test_python_sdk_defaults_equal_the_cpp_ones(cpp, sdk):
@@ -71,7 +75,7 @@ def test_python_sdk_defaults_equal_the_cpp_ones(cpp, sdk):
     for python_name, cpp_name in pairs.items():
         assert getattr(sdk, python_name) == cpp[cpp_name], (
             f"{PROTOCOL_PY.name}: {python_name} = {getattr(sdk, python_name)}, "
-            f"but {DEFAULTS_HEADER.name} has {cpp_name} = {cpp[cpp_name]}")
+            f"but the C++ headers have {cpp_name} = {cpp[cpp_name]}")
 
 
 def test_python_sdk_consumer_group_equals_the_cpp_one(sdk):
