@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -57,12 +58,23 @@ std::vector<double> duration_buckets();
 // Bucket bounds for batch sizes: powers of two up to 1024.
 std::vector<double> batch_size_buckets();
 
+// Samples a collector hands over when the registry is rendered.
+using sample_list = std::vector<std::pair<labels, double>>;
+
 class registry {
  public:
   counter& make_counter(const std::string& name, const std::string& help, const labels& series_labels);
   gauge& make_gauge(const std::string& name, const std::string& help, const labels& series_labels);
   histogram& make_histogram(const std::string& name, const std::string& help, const labels& series_labels,
                             std::vector<double> upper_bounds);
+
+  // A gauge family whose samples are read when the registry is rendered, for
+  // values that live elsewhere (a backend's own statistics). `collect` runs
+  // under the registry's lock on the rendering thread: it must be quick and
+  // must not call back into the registry. Collected until the returned
+  // handle is destroyed; the registry must outlive it.
+  [[nodiscard]] std::shared_ptr<void> add_gauge_collector(const std::string& name, const std::string& help,
+                                                          std::function<void(sample_list&)> collect);
 
   // Prometheus text exposition format 0.0.4.
   std::string render() const;
@@ -77,12 +89,18 @@ class registry {
     std::vector<std::pair<std::string, histogram*>> histograms;
   };
   family& family_for(const std::string& name, const std::string& help, kind type);
+  struct collected_family {
+    std::string help;
+    std::map<std::uint64_t, std::function<void(sample_list&)>> collectors;
+  };
 
   mutable std::mutex mutex_;
   std::map<std::string, family> families_;  // guarded by mutex_
   std::deque<counter> counter_storage_;     // guarded by mutex_; deque keeps addresses stable
   std::deque<gauge> gauge_storage_;
   std::deque<std::unique_ptr<histogram>> histogram_storage_;
+  std::map<std::string, collected_family> collected_;  // guarded by mutex_
+  std::uint64_t next_collector_{0};                    // guarded by mutex_
 };
 
 }  // namespace surge::metrics

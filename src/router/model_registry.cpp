@@ -1,6 +1,6 @@
 #include "router/model_registry.hpp"
 
-#include "backend_loader/backend_library.hpp"
+#include "backend_loader/backend_instance.hpp"
 #include "config/model_config.hpp"
 #include "config/model_repository.hpp"
 #include "generation/backend_engine.hpp"
@@ -18,7 +18,9 @@ model_registry::~model_registry() { stop_all(); }
 
 std::vector<std::string> model_registry::load_repository(const std::filesystem::path& repository) {
   std::vector<std::string> failures;
-  for (auto& entry : scan_model_repository(repository)) {
+  // Keeps the backends it opened for auto-complete loaded until the models hold them.
+  const auto completion = backend_config_completion(backend_directory_);
+  for (auto& entry : scan_model_repository(repository, completion)) {
     model_state state;
     state.name = entry.name;
     state.config = std::move(entry.config);
@@ -51,6 +53,7 @@ std::optional<std::string> model_registry::load_version(model_state& state,
                                      backend_spec_from(config, model_directory, version));
   if (auto* failure = std::get_if<error>(&model)) return failure->message;
   auto backend = std::get<std::shared_ptr<backend_model>>(std::move(model));
+  backend->publish_statistics(metrics_);
 
   auto loaded = std::make_shared<model_version>(config, version, metrics_);
   if (config.has_generation()) {
@@ -69,7 +72,8 @@ std::optional<std::string> model_registry::load_version(model_state& state,
     auto shared = std::make_shared<backend_instance_handle>(std::get<backend_instance_handle>(std::move(handle)));
     instances.push_back(std::make_unique<in_process_instance>(
         config.name() + "_" + std::to_string(i),
-        [shared](const std::vector<tensor>& inputs) { return shared->execute(inputs); }, loaded->metrics(),
+        [shared](std::vector<request_ptr>& batch, batch_outcome& outcome) { shared->execute(batch, outcome); },
+        loaded->metrics(),
         loaded->statistics()));
   }
   auto scheduler = std::make_shared<model_scheduler>(io_, loaded->options(), std::move(instances), loaded->metrics(),
