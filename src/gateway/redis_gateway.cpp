@@ -333,7 +333,8 @@ void redis_gateway::admit(const std::shared_ptr<model>& target, std::vector<requ
       continue;
     }
     const auto id = ++next_id_;
-    auto encoded = http::encode_infer_request(request->id, request->inputs, request->requested_outputs);
+    auto encoded = http::encode_infer_request(request->id, request->inputs, request->requested_outputs,
+                                              request->parameters);
     streams::request_entry entry;
     entry.id = std::to_string(id);
     entry.reply_to = replies_key_;
