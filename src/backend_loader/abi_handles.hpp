@@ -17,7 +17,7 @@
 
 #include "backend_loader/backend_model.hpp"
 #include "core/inference_request.hpp"
-#include "instance/batch_outcome.hpp"
+#include "core/batch_outcome.hpp"
 #include "surge/backend.h"
 
 struct surge_error {

@@ -10,7 +10,7 @@
 #include "backend_loader/backend_model.hpp"
 #include "core/inference_request.hpp"
 #include "core/status.hpp"
-#include "instance/batch_outcome.hpp"
+#include "core/batch_outcome.hpp"
 
 struct surge_request;
 

@@ -15,7 +15,7 @@
 #include <sstream>
 
 #include "bench/kserve_inputs.hpp"
-#include "src/frontends/grpc/grpc_service.grpc.pb.h"
+#include "wire/grpc/grpc_service.grpc.pb.h"
 
 namespace surge::bench {
 

@@ -12,7 +12,9 @@
 #include <random>
 #include <variant>
 
-#include "frontends/http/kserve_codec.hpp"
+#include "wire/half_float.hpp"
+#include "wire/kserve_request.hpp"
+#include "wire/kserve_response.hpp"
 
 namespace surge::bench {
 
@@ -138,7 +140,7 @@ void emit_values(data_type type, std::int64_t count, std::size_t string_length, 
       case data_type::fp16:
       case data_type::bf16: {
         const double v = values.unit_half();
-        if (out) append_raw(*out, type == data_type::fp16 ? http::fp16_from_double(v) : http::bf16_from_double(v));
+        if (out) append_raw(*out, type == data_type::fp16 ? wire::fp16_from_double(v) : wire::bf16_from_double(v));
         if (w) write_float_text(*w, v);
         break;
       }
@@ -321,9 +323,9 @@ request_body synthesize_request(const std::vector<input_spec>& inputs, bool batc
 
 parsed<request_body> request_from_file(const std::string& contents, bool batching, bool binary) {
   // The server's own decoder: whatever it accepts here, it accepts on the wire.
-  auto decoded = http::decode_infer_request(std::make_shared<const std::string>(contents), std::nullopt);
+  auto decoded = wire::decode_infer_request(std::make_shared<const std::string>(contents), std::nullopt);
   if (auto* failure = std::get_if<error>(&decoded)) return "not a KServe v2 infer request: " + failure->message;
-  const auto& request = std::get<http::decoded_infer_request>(decoded);
+  const auto& request = std::get<wire::decoded_infer_request>(decoded);
   if (request.inputs.empty()) return std::string("the request has no inputs");
 
   request_body body;
@@ -407,9 +409,9 @@ raw_request synthesize_raw_request(const std::vector<input_spec>& inputs, bool b
 }
 
 parsed<raw_request> raw_request_from_file(const std::string& contents, bool batching) {
-  auto decoded = http::decode_infer_request(std::make_shared<const std::string>(contents), std::nullopt);
+  auto decoded = wire::decode_infer_request(std::make_shared<const std::string>(contents), std::nullopt);
   if (auto* failure = std::get_if<error>(&decoded)) return "not a KServe v2 infer request: " + failure->message;
-  const auto& request = std::get<http::decoded_infer_request>(decoded);
+  const auto& request = std::get<wire::decoded_infer_request>(decoded);
   if (request.inputs.empty()) return std::string("the request has no inputs");
 
   raw_request raw;

@@ -14,7 +14,8 @@
 #include <iostream>
 #include <random>
 
-#include "frontends/http/kserve_codec.hpp"
+#include "wire/kserve_request.hpp"
+#include "wire/kserve_response.hpp"
 #include "gateway/redis_pool_instance.hpp"
 #include "instance/batch_assembly.hpp"
 #include "streams/keys.hpp"
@@ -333,7 +334,7 @@ void redis_gateway::admit(const std::shared_ptr<model>& target, std::vector<requ
       continue;
     }
     const auto id = ++next_id_;
-    auto encoded = http::encode_infer_request(request->id, request->inputs, request->requested_outputs,
+    auto encoded = wire::encode_infer_request(request->id, request->inputs, request->requested_outputs,
                                               request->parameters);
     streams::request_entry entry;
     entry.id = std::to_string(id);
@@ -433,14 +434,14 @@ void redis_gateway::handle_reply(streams::stream_entry entry) {
     answer(id, make_error(streams::code_of_status(reply.status), std::move(message)));
     return;
   }
-  auto decoded = http::decode_infer_response(std::make_shared<const std::string>(std::move(reply.body)),
+  auto decoded = wire::decode_infer_response(std::make_shared<const std::string>(std::move(reply.body)),
                                              reply.header_length);
   if (auto* failure = std::get_if<error>(&decoded)) {
     answer(id, make_error(error_code::internal, "worker " + reply.worker + " sent a malformed response: " +
                                                     failure->message));
     return;
   }
-  answer(id, std::nullopt, std::move(std::get<http::decoded_infer_response>(decoded).outputs));
+  answer(id, std::nullopt, std::move(std::get<wire::decoded_infer_response>(decoded).outputs));
 }
 
 void redis_gateway::answer(std::uint64_t id, std::optional<error> failure, std::vector<tensor> outputs) {

@@ -7,7 +7,7 @@
 #include <thread>
 #include <variant>
 
-#include "instance/batch_outcome.hpp"
+#include "core/batch_outcome.hpp"
 #include "instance/instance.hpp"
 #include "metrics/model_metrics.hpp"
 

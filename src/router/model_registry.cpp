@@ -6,7 +6,7 @@
 #include "generation/backend_engine.hpp"
 #include "generation/sequence_scheduler.hpp"
 #include "instance/in_process_instance.hpp"
-#include "router/backend_spec.hpp"
+#include "model/backend_spec.hpp"
 
 namespace surge {
 

@@ -60,13 +60,4 @@ class model_version {
   std::atomic<bool> ready_{false};
 };
 
-// Validates inputs and requested outputs against the model configuration.
-std::optional<error> validate_request(const config::ModelConfig& config, const inference_request& request);
-
-// Clients send the config's dims; the backend sees reshape.shape. Call
-// after validate_request.
-void apply_reshape(const config::ModelConfig& config, inference_request& request);
-
-batcher_options batcher_options_from(const config::ModelConfig& config);
-
 }  // namespace surge

@@ -9,7 +9,9 @@
 #include <cmath>
 #include <cstring>
 
-#include "frontends/http/kserve_codec.hpp"
+#include "wire/half_float.hpp"
+#include "wire/kserve_request.hpp"
+#include "wire/kserve_response.hpp"
 
 namespace surge::upstream {
 
@@ -63,9 +65,9 @@ void write_element(json_writer& writer, const tensor& t, std::size_t index, std:
     case data_type::int64:
       return write_number(writer, load<std::int64_t>(base + 8 * index));
     case data_type::fp16:
-      return write_number(writer, http::fp16_to_double(load<std::uint16_t>(base + 2 * index)));
+      return write_number(writer, wire::fp16_to_double(load<std::uint16_t>(base + 2 * index)));
     case data_type::bf16:
-      return write_number(writer, http::bf16_to_double(load<std::uint16_t>(base + 2 * index)));
+      return write_number(writer, wire::bf16_to_double(load<std::uint16_t>(base + 2 * index)));
     case data_type::fp32:
       return write_number(writer, load<float>(base + 4 * index));
     case data_type::fp64:
@@ -163,10 +165,10 @@ std::variant<tensor, error> decode_json_rows(std::string_view body, const std::s
                     rapidjson::kWriteNanAndInfFlag>
       writer(buffer);
   wrapper.Accept(writer);
-  auto decoded = http::decode_infer_response(
+  auto decoded = wire::decode_infer_response(
       std::make_shared<const std::string>(buffer.GetString(), buffer.GetSize()), std::nullopt);
   if (auto* failure = std::get_if<error>(&decoded)) return *failure;
-  auto& response = std::get<http::decoded_infer_response>(decoded);
+  auto& response = std::get<wire::decoded_infer_response>(decoded);
   return std::move(response.outputs.front());
 }
 

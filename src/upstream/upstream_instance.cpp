@@ -6,7 +6,8 @@
 #include <future>
 
 #include "config/model_config.hpp"
-#include "frontends/http/kserve_codec.hpp"
+#include "wire/kserve_request.hpp"
+#include "wire/kserve_response.hpp"
 #include "instance/batch_assembly.hpp"
 #include "upstream/json_rows.hpp"
 
@@ -94,7 +95,7 @@ asio::awaitable<void> upstream_instance::run(std::vector<request_ptr> batch, don
   if (settings_->protocol == config::ModelUpstream::JSON) {
     reply = co_await exchange_->post(encode_json_rows(inputs.front()), "application/json", std::nullopt, timeout);
   } else {
-    auto encoded = http::encode_infer_request({}, inputs, {});
+    auto encoded = wire::encode_infer_request({}, inputs, {});
     reply = co_await exchange_->post(std::move(encoded.body), "application/octet-stream", encoded.json_length, timeout);
   }
   result.compute = clock::now() - started;
@@ -123,12 +124,12 @@ asio::awaitable<void> upstream_instance::run(std::vector<request_ptr> batch, don
     }
   } else {
     auto decoded =
-        http::decode_infer_response(std::make_shared<const std::string>(std::move(reply.body)), reply.json_length);
+        wire::decode_infer_response(std::make_shared<const std::string>(std::move(reply.body)), reply.json_length);
     if (auto* problem = std::get_if<error>(&decoded)) {
       failure = make_error(error_code::internal, "model '" + settings_->model + "': " + where +
                                                      " sent a malformed answer: " + problem->message);
     } else {
-      outputs = std::move(std::get<http::decoded_infer_response>(decoded).outputs);
+      outputs = std::move(std::get<wire::decoded_infer_response>(decoded).outputs);
       for (const auto& [name, type] : settings_->outputs) {
         const bool present =
             std::any_of(outputs.begin(), outputs.end(), [&](const tensor& t) { return t.name == name; });

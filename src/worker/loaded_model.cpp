@@ -3,8 +3,8 @@
 #include <future>
 
 #include "config/model_config.hpp"
-#include "router/backend_spec.hpp"
-#include "router/model_version.hpp"
+#include "model/backend_spec.hpp"
+#include "model/request_checks.hpp"
 
 namespace surge::worker {
 

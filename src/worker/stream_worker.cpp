@@ -12,8 +12,9 @@
 #include <map>
 #include <mutex>
 
-#include "frontends/http/kserve_codec.hpp"
-#include "router/model_version.hpp"
+#include "wire/kserve_request.hpp"
+#include "wire/kserve_response.hpp"
+#include "model/request_checks.hpp"
 #include "streams/keys.hpp"
 #include "worker/batch_grouping.hpp"
 
@@ -114,7 +115,7 @@ struct stream_worker::job {
   request_ptr request;  // moved into a batch while it runs
   std::shared_ptr<collecting_sink> sink;
   std::string kserve_id;
-  std::vector<http::requested_output> outputs;
+  std::vector<wire::requested_output> outputs;
   bool binary_outputs_default{true};
 };
 
@@ -448,11 +449,11 @@ asio::awaitable<void> stream_worker::process(std::vector<streams::stream_entry> 
       reject(404, "worker " + settings_.name + " does not serve version " +
                       std::to_string(request_fields.version.value_or(0)) + " of model '" + config.name() + "'");
     } else {
-      auto decoded = http::decode_infer_request(request_fields.body, request_fields.header_length);
+      auto decoded = wire::decode_infer_request(request_fields.body, request_fields.header_length);
       if (auto* failure = std::get_if<error>(&decoded)) {
         reject(400, failure->message);
       } else {
-        auto& parsed = std::get<http::decoded_infer_request>(decoded);
+        auto& parsed = std::get<wire::decoded_infer_request>(decoded);
         auto request = std::make_unique<inference_request>();
         request->id = j.id;
         request->model = config.name();
@@ -610,7 +611,7 @@ asio::awaitable<void> stream_worker::answer_and_ack(std::vector<job>& jobs) {
         reply.status = streams::status_of(failure->code);
         reply.error = std::move(failure->message);
       } else {
-        auto encoded = http::encode_infer_response(config.name(), j.version->version, j.kserve_id,
+        auto encoded = wire::encode_infer_response(config.name(), j.version->version, j.kserve_id,
                                                    j.sink->take_outputs(), j.outputs, j.binary_outputs_default);
         reply.header_length = encoded.json_length;
         reply.body = std::move(encoded.body);

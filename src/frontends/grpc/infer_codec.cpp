@@ -8,7 +8,7 @@
 #include <utility>
 
 #include "core/data_type.hpp"
-#include "frontends/tensor_checks.hpp"
+#include "wire/tensor_checks.hpp"
 
 namespace surge::grpc_frontend {
 
@@ -168,7 +168,7 @@ std::optional<error> fill_typed(const inference::InferTensorContents& contents, 
       return fill_narrowed<double>(contents.fp64_contents(), out, label, t.type);
     case data_type::bytes:
       for (const auto& element : contents.bytes_contents()) {
-        store_length_prefix(out, static_cast<std::uint32_t>(element.size()));
+        wire::store_length_prefix(out, static_cast<std::uint32_t>(element.size()));
         std::memcpy(out + sizeof(std::uint32_t), element.data(), element.size());
         out += sizeof(std::uint32_t) + element.size();
       }
@@ -195,7 +195,7 @@ std::variant<tensor, error> tensor_from_contents(tensor header, std::size_t coun
   }
   const auto given = static_cast<std::size_t>(field_size(contents, field));
   if (given != count) {
-    return invalid(label + ": shape " + shape_text(header.shape) + " needs " + std::to_string(count) + " elements, " +
+    return invalid(label + ": shape " + wire::shape_text(header.shape) + " needs " + std::to_string(count) + " elements, " +
                    std::string(field_name(field)) + " has " + std::to_string(given));
   }
 
@@ -222,13 +222,13 @@ std::variant<tensor, error> tensor_from_raw(tensor header, std::size_t count, co
   const std::string where = "raw_input_contents[" + std::to_string(position) + "]";
   const std::span<const std::byte> data(reinterpret_cast<const std::byte*>(raw.data()), raw.size());
   if (header.type == data_type::bytes) {
-    const auto problem = bytes_elements_problem(data, count, where, where);
+    const auto problem = wire::bytes_elements_problem(data, count, where, where);
     if (!problem.empty()) return invalid(label + ": " + problem);
   } else {
     const std::size_t expected = count * element_size(header.type);
     if (data.size() != expected) {
       return invalid(label + ": " + where + " holds " + std::to_string(data.size()) + " bytes, but shape " +
-                     shape_text(header.shape) + " of " + std::string(kserve_name(header.type)) + " needs " +
+                     wire::shape_text(header.shape) + " of " + std::string(kserve_name(header.type)) + " needs " +
                      std::to_string(expected));
     }
   }
@@ -241,7 +241,7 @@ std::variant<tensor, error> decode_input(const inference::ModelInferRequest& mes
                                          const std::shared_ptr<const void>& owner) {
   const auto& input = message.inputs(position);
   if (input.name().empty()) return invalid("inputs[" + std::to_string(position) + "] has no name");
-  const std::string label = quoted_label("input", input.name());
+  const std::string label = wire::quoted_label("input", input.name());
 
   tensor header;
   header.name = input.name();
@@ -250,7 +250,7 @@ std::variant<tensor, error> decode_input(const inference::ModelInferRequest& mes
   if (!type) return invalid(label + ": unknown datatype '" + input.datatype() + "'");
   header.type = *type;
   header.shape.assign(input.shape().begin(), input.shape().end());
-  auto counted = checked_element_count(label, header.shape, header.type);
+  auto counted = wire::checked_element_count(label, header.shape, header.type);
   if (auto* failure = std::get_if<error>(&counted)) return std::move(*failure);
   const auto count = std::get<std::size_t>(counted);
 
@@ -399,7 +399,7 @@ std::optional<error> decode_outputs(const inference::ModelInferRequest& message,
   for (int i = 0; i < message.outputs_size(); ++i) {
     const auto& output = message.outputs(i);
     if (output.name().empty()) return invalid("outputs[" + std::to_string(i) + "] has no name");
-    const std::string label = quoted_label("output", output.name());
+    const std::string label = wire::quoted_label("output", output.name());
     if (output.parameters().contains("classification")) {
       return invalid(label + ": the classification extension is not supported");
     }
@@ -432,7 +432,7 @@ std::variant<decoded_infer_request, error> decode_infer_request(const inference:
     if (auto* failure = std::get_if<error>(&decoded)) return std::move(*failure);
     auto& input = std::get<tensor>(decoded);
     for (const auto& earlier : request.inputs) {
-      if (earlier.name == input.name) return invalid(quoted_label("input", input.name) + " appears twice");
+      if (earlier.name == input.name) return invalid(wire::quoted_label("input", input.name) + " appears twice");
     }
     request.inputs.push_back(std::move(input));
   }

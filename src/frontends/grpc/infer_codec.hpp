@@ -16,7 +16,7 @@
 #include "core/generation.hpp"
 #include "core/status.hpp"
 #include "core/tensor.hpp"
-#include "src/frontends/grpc/grpc_service.pb.h"
+#include "wire/grpc/grpc_service.pb.h"
 
 namespace surge::grpc_frontend {
 

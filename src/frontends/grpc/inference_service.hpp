@@ -4,7 +4,7 @@
 
 #include "frontends/grpc/infer_environment.hpp"
 #include "frontends/grpc/unary_infer.hpp"
-#include "src/frontends/grpc/grpc_service.grpc.pb.h"
+#include "wire/grpc/grpc_service.grpc.pb.h"
 
 namespace surge::grpc_frontend {
 

@@ -5,7 +5,7 @@
 // JSON from the same sources.
 
 #include "router/model_registry.hpp"
-#include "src/frontends/grpc/grpc_service.pb.h"
+#include "wire/grpc/grpc_service.pb.h"
 
 namespace surge::grpc_frontend {
 

@@ -3,7 +3,7 @@
 #include <grpcpp/support/server_callback.h>
 
 #include "frontends/grpc/infer_environment.hpp"
-#include "src/frontends/grpc/grpc_service.pb.h"
+#include "wire/grpc/grpc_service.pb.h"
 
 namespace surge::grpc_frontend {
 

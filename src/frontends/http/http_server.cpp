@@ -15,7 +15,8 @@
 
 #include <cerrno>
 
-#include "frontends/http/kserve_codec.hpp"
+#include "wire/kserve_request.hpp"
+#include "wire/kserve_response.hpp"
 
 namespace surge::http {
 
@@ -35,7 +36,7 @@ response_message json_response(http::status status, std::string body, unsigned v
 }
 
 response_message error_response(http::status status, std::string_view message, unsigned version, bool keep_alive) {
-  return json_response(status, encode_error(message), version, keep_alive);
+  return json_response(status, wire::encode_error(message), version, keep_alive);
 }
 
 http::status status_for(error_code code) {

@@ -5,7 +5,8 @@
 #include <rapidjson/writer.h>
 
 #include "frontends/http/generation_stream.hpp"
-#include "frontends/http/kserve_codec.hpp"
+#include "wire/kserve_request.hpp"
+#include "wire/kserve_response.hpp"
 #include "frontends/http/sse_writer.hpp"
 #include "frontends/sampling_json.hpp"
 
@@ -39,7 +40,7 @@ std::string chunk_json(const model_version& model, std::string_view id, std::str
 }
 
 response_message failure(const error& e, unsigned version) {
-  return failure_response(e, encode_error(e.message), version);
+  return failure_response(e, wire::encode_error(e.message), version);
 }
 
 }  // namespace
@@ -110,7 +111,7 @@ asio::awaitable<handler_result> kserve_generate(request_message& request, connec
       co_return json_response(beast_http::status::ok, chunk_json(*model, id, collected, finish_reason), version, true);
     }
   }
-  if (outcome.failure) events->add(encode_error(outcome.failure->message));
+  if (outcome.failure) events->add(wire::encode_error(outcome.failure->message));
   if (!co_await events->finish()) co_return std::nullopt;
   co_return handler_result::streamed_response(events->keep_alive());
 }

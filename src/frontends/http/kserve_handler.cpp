@@ -13,7 +13,8 @@
 #include <mutex>
 
 #include "config/model_config.hpp"
-#include "frontends/http/kserve_codec.hpp"
+#include "wire/kserve_request.hpp"
+#include "wire/kserve_response.hpp"
 #include "frontends/http/kserve_generate.hpp"
 
 namespace surge::http {
@@ -347,11 +348,11 @@ asio::awaitable<std::optional<response_message>> kserve_handler::infer(request_m
     json_length = value;
   }
   auto body = std::make_shared<const std::string>(std::move(request.body()));
-  auto decoded = decode_infer_request(std::move(body), json_length);
+  auto decoded = wire::decode_infer_request(std::move(body), json_length);
   if (auto* failure = std::get_if<error>(&decoded)) {
-    co_return failure_response(*failure, encode_error(failure->message), request.version());
+    co_return failure_response(*failure, wire::encode_error(failure->message), request.version());
   }
-  auto& parsed = std::get<decoded_infer_request>(decoded);
+  auto& parsed = std::get<wire::decoded_infer_request>(decoded);
 
   auto sink = std::make_shared<http_response_sink>(co_await asio::this_coro::executor);
   auto inference = std::make_unique<inference_request>();
@@ -384,10 +385,10 @@ asio::awaitable<std::optional<response_message>> kserve_handler::infer(request_m
   }
 
   if (auto failure = sink->take_failure()) {
-    co_return failure_response(*failure, encode_error(failure->message), request.version());
+    co_return failure_response(*failure, wire::encode_error(failure->message), request.version());
   }
   auto response = sink->take_response();
-  auto encoded = encode_infer_response(model->name(), model->version(), parsed.id,
+  auto encoded = wire::encode_infer_response(model->name(), model->version(), parsed.id,
                                        response ? response->outputs : std::vector<tensor>{}, parsed.outputs,
                                        parsed.binary_outputs_default);
   response_message message{http::status::ok, request.version()};

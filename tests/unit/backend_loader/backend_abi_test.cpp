@@ -8,9 +8,9 @@
 #include <string>
 
 #include "backend_loader/backend_instance.hpp"
-#include "backend_test_support.hpp"
+#include "support/backend_test_support.hpp"
 #include "metrics/registry.hpp"
-#include "test_backend_control.hpp"
+#include "support/test_backend_control.hpp"
 
 namespace surge {
 namespace {

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "backend_loader/backend_instance.hpp"
-#include "backend_test_support.hpp"
+#include "support/backend_test_support.hpp"
 
 namespace surge {
 namespace {

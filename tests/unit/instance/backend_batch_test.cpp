@@ -10,10 +10,10 @@
 #include <thread>
 
 #include "backend_loader/backend_instance.hpp"
-#include "backend_test_support.hpp"
+#include "support/backend_test_support.hpp"
 #include "instance/in_process_instance.hpp"
 #include "scheduler/model_scheduler.hpp"
-#include "test_backend_control.hpp"
+#include "support/test_backend_control.hpp"
 
 namespace surge {
 namespace {

@@ -1,0 +1,36 @@
+#pragma once
+
+// One tensor of a KServe v2 body ("inputs" of a request, "outputs" of a
+// response): its JSON header, and its elements from JSON "data" or from the
+// binary section.
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "core/status.hpp"
+#include "core/tensor.hpp"
+#include "wire/json_text.hpp"
+
+namespace surge::wire {
+
+// The bytes after the JSON header, shared by the tensors that point into it.
+struct binary_section {
+  std::shared_ptr<const std::string> body;
+  std::size_t offset{0};  // where the section starts in body
+  std::size_t used{0};    // bytes claimed by the tensors so far
+  bool header_present{false};
+
+  std::size_t size() const { return body->size() - offset; }
+};
+
+// Decodes element `position` of an "inputs" (kind "input") or "outputs"
+// (kind "output") array. Binary tensors become views into the section's body
+// (owner: the body); JSON ones own converted buffers. Failures are
+// invalid_argument naming the tensor.
+std::variant<tensor, error> decode_tensor(const json_value& input, std::size_t position, binary_section& section,
+                                          std::string_view kind = "input");
+
+}  // namespace surge::wire
