@@ -11,7 +11,7 @@ GRPC_PORT ?= 8001
 PYTHON := /usr/bin/python3
 VENV_PYTHON := .venv/bin/python
 
-.PHONY: deps build models serve test unit unit-asan e2e bench clean
+.PHONY: deps build models serve test unit unit-asan unit-tsan e2e bench clean
 
 deps:
 	scripts/install-deps
@@ -40,7 +40,13 @@ unit-asan: deps
 	cmake --build --preset asan --target surge_unit_tests -- -j$$(nproc)
 	ctest --test-dir build/asan --output-on-failure -j2
 
-test: build models unit-asan
+# Unit tests again under ThreadSanitizer (no libtorch).
+unit-tsan: deps
+	cmake --preset tsan >/dev/null
+	cmake --build --preset tsan --target surge_unit_tests -- -j$$(nproc)
+	ctest --test-dir build/tsan --output-on-failure -j2
+
+test: build models unit-asan unit-tsan
 	ctest --test-dir $(BUILD) --output-on-failure -j2
 	SURGE_BIN=$(BUILD)/surge $(VENV_PYTHON) -m pytest tests/e2e -q -p no:cacheprovider
 

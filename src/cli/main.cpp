@@ -25,6 +25,10 @@
 #include "frontends/openai/openai_handler.hpp"
 #include "metrics/registry.hpp"
 #include "pool/remote_models.hpp"
+#include "router/loaders/generation_loader.hpp"
+#include "router/loaders/open_backend.hpp"
+#include "router/loaders/remote_loader.hpp"
+#include "router/loaders/tensor_loader.hpp"
 #include "router/model_registry.hpp"
 #include "worker/worker_command.hpp"
 
@@ -62,16 +66,22 @@ int serve(const serve_options& options) {
   surge::metrics::registry metrics;
   const auto backend_directory = options.backend_directory.empty() ? default_backend_directory()
                                                                    : std::filesystem::path(options.backend_directory);
-  surge::model_registry models(io.get_executor(), metrics, backend_directory);
+  surge::model_registry::options registry_options;
+  registry_options.make_completion = [backend_directory] { return surge::backend_autocompletion(backend_directory); };
+  surge::model_registry models(io.get_executor(), metrics, registry_options);
   std::error_code exe_ec;
   surge::pool::remote_models remote(
       io.get_executor(), metrics,
       {options.redis_url, options.model_repository, backend_directory,
        std::filesystem::read_symlink("/proc/self/exe", exe_ec), {}});
-  if (auto failure = remote.attach(models)) {
+  if (auto failure = remote.configure()) {
     std::cerr << "surge: --redis: " << failure->message << std::endl;
     return 2;
   }
+  // The kinds of model served, asked in this order: specific ones first.
+  models.add_loader("remote", std::make_unique<surge::remote_model_loader>(remote.instance_factory()));
+  models.add_loader("generation", std::make_unique<surge::generation_model_loader>(backend_directory));
+  models.add_loader("tensor", std::make_unique<surge::tensor_model_loader>(backend_directory));
 
   std::vector<std::thread> io_threads;
   for (unsigned i = 0; i < options.threads; ++i) io_threads.emplace_back([&io] { io.run(); });
@@ -80,6 +90,8 @@ int serve(const serve_options& options) {
     for (auto& t : io_threads) t.join();
   };
 
+  // Every model loads (on this thread, not an I/O thread) before the
+  // server listens.
   std::vector<std::string> failures;
   try {
     failures = models.load_repository(options.model_repository);
@@ -97,7 +109,7 @@ int serve(const serve_options& options) {
     stop_io();
     return 1;
   }
-  remote.start(models);
+  remote.start(*models.snapshot());
 
   surge::http::server_limits limits;
   limits.body_limit_bytes = options.max_body_mib * 1024 * 1024;

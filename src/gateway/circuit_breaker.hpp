@@ -5,6 +5,8 @@
 #include <optional>
 #include <string>
 
+#include "config/worker_pool_defaults.hpp"
+
 namespace surge::gateway {
 
 using clock = std::chrono::steady_clock;
@@ -14,16 +16,16 @@ using clock = std::chrono::steady_clock;
 // observes and asks before sending.
 //
 // Open when Redis has been unreachable for longer than redis_grace, when no
-// worker heartbeated within three heartbeats, or when requests are
-// outstanding and no reply arrived for stall_after. It closes again as soon
-// as the observation that opened it no longer holds: a worker heartbeats,
-// a reply arrives, Redis answers.
+// worker heartbeated within the last worker_pool::live_heartbeats heartbeats, or
+// when requests are outstanding and no reply arrived for stall_after. It
+// closes again as soon as the observation that opened it no longer holds: a
+// worker heartbeats, a reply arrives, Redis answers.
 class circuit_breaker {
  public:
   struct options {
     // No reply for this long while requests are outstanding: the workers
-    // are stuck or gone (3 * claim_idle_ms).
-    std::chrono::milliseconds stall_after{15000};
+    // are stuck or gone.
+    std::chrono::milliseconds stall_after{worker_pool::stalled_claim_idles * worker_pool::default_claim_idle};
     // Redis may drop out this long (a restart) before requests fail fast;
     // meanwhile they wait for the reconnect.
     std::chrono::milliseconds redis_grace{1000};

@@ -14,11 +14,12 @@
 #include <iostream>
 #include <random>
 
-#include "wire/kserve_request.hpp"
-#include "wire/kserve_response.hpp"
+#include "config/worker_pool_defaults.hpp"
 #include "gateway/redis_pool_instance.hpp"
 #include "instance/batch_assembly.hpp"
 #include "streams/keys.hpp"
+#include "wire/kserve_request.hpp"
+#include "wire/kserve_response.hpp"
 
 namespace surge::gateway {
 
@@ -53,10 +54,6 @@ std::string make_gateway_id() {
          std::string(suffix, end);
 }
 
-std::chrono::milliseconds or_default(std::uint32_t value, std::uint32_t fallback) {
-  return std::chrono::milliseconds(value == 0 ? fallback : value);
-}
-
 }  // namespace
 
 // One worker-pool model as the gateway sees it. Strand-only except for the
@@ -68,9 +65,9 @@ class redis_gateway::model {
         name(config.name()),
         requests_key(streams::requests_key(config.name())),
         workers_key(streams::workers_key(config.name())),
-        heartbeat(or_default(config.worker_pool().heartbeat_ms(), 1000)),
-        claim_idle(or_default(config.worker_pool().claim_idle_ms(), 5000)),
-        breaker(config.name(), circuit_breaker::options{3 * claim_idle, std::chrono::milliseconds(1000)}),
+        heartbeat(worker_pool::heartbeat_or_default(config.worker_pool().heartbeat_ms())),
+        claim_idle(worker_pool::claim_idle_or_default(config.worker_pool().claim_idle_ms())),
+        breaker(config.name(), circuit_breaker::options{.stall_after = worker_pool::stalled_claim_idles * claim_idle}),
         live_workers(registry.make_gauge("surge_worker_pool_live_workers",
                                          "Workers of a worker-pool model whose heartbeat is recent",
                                          {{"model", config.name()}})),
@@ -89,7 +86,6 @@ class redis_gateway::model {
   const std::chrono::milliseconds claim_idle;
 
   circuit_breaker breaker;
-  std::size_t outstanding{0};
   bool probing{false};
   // Since when the workers set has counted none; nullopt while one is live.
   std::optional<clock::time_point> no_worker_since;
@@ -182,11 +178,8 @@ void redis_gateway::stop() {
     self->stopped_ = true;
     self->deadline_timer_.cancel();
     for (auto& target : self->models_) target->tick.cancel();
-    std::vector<std::uint64_t> ids;
-    ids.reserve(self->pending_.size());
-    for (const auto& [id, pending] : self->pending_) ids.push_back(id);
-    for (const auto id : ids) {
-      self->answer(id, make_error(error_code::not_ready, "the server is shutting down"));
+    for (auto& pending : self->pending_.take_all()) {
+      self->answer(std::move(pending), make_error(error_code::not_ready, "the server is shutting down"));
     }
     for (auto& target : self->models_) {
       auto parked = std::move(target->parked);
@@ -295,13 +288,14 @@ void redis_gateway::admit(const std::shared_ptr<model>& target, std::vector<requ
     }
     return;
   }
-  auto reason = target->breaker.open_reason(now, target->outstanding);
+  auto reason = target->breaker.open_reason(now, pending_.outstanding(target->name));
   if (may_probe) {
     // Never counted (the gateway just started), or counted none a while
     // ago and a worker may have joined since: count before deciding.
     const auto measured = target->breaker.workers_measured_at();
     const bool refusing_for_workers =
-        reason && target->breaker.state(now, target->outstanding) == circuit_breaker::cause::no_live_worker;
+        reason &&
+        target->breaker.state(now, pending_.outstanding(target->name)) == circuit_breaker::cause::no_live_worker;
     if (!measured || (refusing_for_workers && now - *measured > fresh_worker_count)) {
       target->parked.emplace_back(std::move(batch), std::move(tracker));
       if (!target->probing) {
@@ -333,30 +327,28 @@ void redis_gateway::admit(const std::shared_ptr<model>& target, std::vector<requ
       finish_untracked(std::move(request), tracker, make_error(error_code::not_ready, *reason));
       continue;
     }
-    const auto id = ++next_id_;
     auto encoded = wire::encode_infer_request(request->id, request->inputs, request->requested_outputs,
                                               request->parameters);
     streams::request_entry entry;
-    entry.id = std::to_string(id);
     entry.reply_to = replies_key_;
     entry.model = request->model;
     entry.version = request->version;
     if (request->deadline) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*request->deadline - now).count();
       entry.deadline_unix_ms = unix_now + std::max<std::int64_t>(left, 1);
-      deadlines_.emplace(*request->deadline, id);
     }
     entry.priority = request->priority;
     entry.traceparent = request->traceparent;
     entry.header_length = encoded.json_length;
     entry.body = std::make_shared<const std::string>(std::move(encoded.body));
+    if (pending_.outstanding(target->name) == 0) target->breaker.observe_busy(now);
+    const auto deadline = request->deadline;
+    const auto id = pending_.add(target->name, deadline, pending_request{std::move(request), tracker, target});
+    entry.id = std::to_string(id);
     commands.push_back(streams::request_xadd(target->requests_key, entry));
     ids.push_back(id);
-    if (target->outstanding++ == 0) target->breaker.observe_busy(now);
-    const auto deadline = request->deadline;
-    pending_.emplace(id, pending_request{std::move(request), tracker, target, deadline, {}});
   }
-  target->outstanding_gauge.set(static_cast<std::int64_t>(target->outstanding));
+  target->outstanding_gauge.set(static_cast<std::int64_t>(pending_.outstanding(target->name)));
   if (!commands.empty()) {
     arm_deadline_timer();
     spawn(send_entries(target, std::move(commands), std::move(ids)));
@@ -368,19 +360,18 @@ asio::awaitable<void> redis_gateway::send_entries(std::shared_ptr<model> target,
   auto self = shared_from_this();
   auto replies = co_await commands_->exec_all(std::move(commands));
   for (std::size_t i = 0; i < ids.size(); ++i) {
-    const auto it = pending_.find(ids[i]);
     auto& r = replies[i];
-    if (it == pending_.end()) {
-      // Answered (timed out, shut down) before XADD returned: nobody wants it run.
-      if (r.is_string()) forget_entry(target, std::string(r.text()));
-      continue;
-    }
     if (r.is_error()) {
-      answer(ids[i], make_error(error_code::not_ready, "cannot queue the request for model '" +
-                                                           it->second.target->name + "': " + std::string(r.text())));
+      if (auto pending = pending_.take(ids[i])) {
+        answer(std::move(*pending), make_error(error_code::not_ready, "cannot queue the request for model '" +
+                                                                        target->name + "': " + std::string(r.text())));
+      }
       continue;
     }
-    it->second.entry_id = r.take_text();
+    if (!pending_.record_stream_entry(ids[i], r.text()) && r.is_string()) {
+      // Answered (timed out, shut down) before XADD returned: nobody wants it run.
+      forget_entry(target, std::string(r.text()));
+    }
   }
 }
 
@@ -421,47 +412,42 @@ void redis_gateway::handle_reply(streams::stream_entry entry) {
   auto& reply = std::get<streams::reply_entry>(parsed);
   std::uint64_t id = 0;
   const auto [end, ec] = std::from_chars(reply.id.data(), reply.id.data() + reply.id.size(), id);
-  const auto it = ec == std::errc{} && end == reply.id.data() + reply.id.size() ? pending_.find(id) : pending_.end();
-  if (it == pending_.end()) {
+  auto pending = ec == std::errc{} && end == reply.id.data() + reply.id.size() ? pending_.take(id) : std::nullopt;
+  if (!pending) {
     // A duplicate (a worker presumed dead finished anyway) or an answer after
     // the deadline: the first answer already went out.
     late_replies_.increment();
     return;
   }
-  it->second.target->breaker.observe_reply(clock::now());
+  pending->payload.target->breaker.observe_reply(clock::now());
   if (reply.status != 200) {
     auto message = reply.error.empty() ? "worker answered status " + std::to_string(reply.status) : reply.error;
-    answer(id, make_error(streams::code_of_status(reply.status), std::move(message)));
+    answer(std::move(*pending), make_error(streams::code_of_status(reply.status), std::move(message)));
     return;
   }
   auto decoded = wire::decode_infer_response(std::make_shared<const std::string>(std::move(reply.body)),
                                              reply.header_length);
   if (auto* failure = std::get_if<error>(&decoded)) {
-    answer(id, make_error(error_code::internal, "worker " + reply.worker + " sent a malformed response: " +
-                                                    failure->message));
+    auto message = "worker " + reply.worker + " sent a malformed response: " + failure->message;
+    answer(std::move(*pending), make_error(error_code::internal, std::move(message)));
     return;
   }
-  answer(id, std::nullopt, std::move(std::get<wire::decoded_infer_response>(decoded).outputs));
+  answer(std::move(*pending), std::nullopt, std::move(std::get<wire::decoded_infer_response>(decoded).outputs));
 }
 
-void redis_gateway::answer(std::uint64_t id, std::optional<error> failure, std::vector<tensor> outputs) {
-  const auto it = pending_.find(id);
-  if (it == pending_.end()) return;
-  auto pending = std::move(it->second);
-  pending_.erase(it);
-  if (pending.deadline) deadlines_.erase({*pending.deadline, id});
-  auto& target = *pending.target;
-  if (target.outstanding > 0) --target.outstanding;
-  target.outstanding_gauge.set(static_cast<std::int64_t>(target.outstanding));
-  if (failure && !pending.entry_id.empty()) forget_entry(pending.target, pending.entry_id);
+// `pending` has left the table already, so nothing else can answer it.
+void redis_gateway::answer(pending_entry pending, std::optional<error> failure, std::vector<tensor> outputs) {
+  auto& target = pending.payload.target;
+  target->outstanding_gauge.set(static_cast<std::int64_t>(pending_.outstanding(target->name)));
+  if (failure && !pending.stream_entry_id.empty()) forget_entry(target, pending.stream_entry_id);
 
-  auto& request = *pending.request;
+  auto& request = *pending.payload.request;
   const bool failed = failure.has_value();
   if (!failure) {
     request.sink->send(inference_response{select_outputs(std::move(outputs), request.requested_outputs), {}});
   }
   request.sink->finish(std::move(failure));
-  settle(pending.batch, failed);
+  settle(pending.payload.batch, failed);
 }
 
 void redis_gateway::forget_entry(const std::shared_ptr<model>& target, const std::string& entry_id) {
@@ -471,11 +457,10 @@ void redis_gateway::forget_entry(const std::shared_ptr<model>& target, const std
 }
 
 void redis_gateway::arm_deadline_timer() {
-  if (deadlines_.empty()) return;
-  const auto earliest = deadlines_.begin()->first;
-  if (timer_at_ && *timer_at_ <= earliest) return;
+  const auto earliest = pending_.next_deadline();
+  if (!earliest || (timer_at_ && *timer_at_ <= *earliest)) return;
   timer_at_ = earliest;
-  deadline_timer_.expires_at(earliest);
+  deadline_timer_.expires_at(*earliest);
   deadline_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
     if (ec) return;
     self->timer_at_.reset();
@@ -484,14 +469,9 @@ void redis_gateway::arm_deadline_timer() {
 }
 
 void redis_gateway::on_deadline_timer() {
-  const auto now = clock::now();
-  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
-    const auto id = deadlines_.begin()->second;
-    deadlines_.erase(deadlines_.begin());
-    const auto it = pending_.find(id);
-    if (it == pending_.end()) continue;
-    answer(id, make_error(error_code::deadline_exceeded,
-                          "request to model '" + it->second.target->name + "' timed out waiting for a worker's reply"));
+  for (auto& pending : pending_.take_expired(clock::now())) {
+    auto message = "request to model '" + pending.model + "' timed out waiting for a worker's reply";
+    answer(std::move(pending), make_error(error_code::deadline_exceeded, std::move(message)));
   }
   arm_deadline_timer();
 }
@@ -500,7 +480,7 @@ asio::awaitable<void> redis_gateway::probe_workers(std::shared_ptr<model> target
   auto self = shared_from_this();
   target->probing = true;  // also set by whoever spawned this, so no second probe starts meanwhile
   redis::command count{"ZCOUNT", target->workers_key};
-  count.arg(unix_ms_now() - 3 * target->heartbeat.count()).arg("+inf");
+  count.arg(unix_ms_now() - worker_pool::live_heartbeats * target->heartbeat.count()).arg("+inf");
   auto r = co_await commands_->exec(std::move(count));
   target->probing = false;
   const auto now = clock::now();
@@ -512,7 +492,7 @@ asio::awaitable<void> redis_gateway::probe_workers(std::shared_ptr<model> target
       target->no_worker_since.reset();
     } else if (!target->no_worker_since) {
       target->no_worker_since = now;
-    } else if (now - *target->no_worker_since >= target->claim_idle && target->outstanding > 0) {
+    } else if (now - *target->no_worker_since >= target->claim_idle && pending_.outstanding(target->name) > 0) {
       // Nobody has been there to take these for as long as an entry may
       // sit unclaimed: answer them rather than let them wait for a worker
       // that may never come (their entries are deleted, so a worker that
@@ -520,12 +500,12 @@ asio::awaitable<void> redis_gateway::probe_workers(std::shared_ptr<model> target
       abandon_outstanding(target, "no live worker for model '" + target->name + "'");
     }
   }
-  const auto state = target->breaker.state(now, target->outstanding);
+  const auto state = target->breaker.state(now, pending_.outstanding(target->name));
   target->breaker_open.set(state == circuit_breaker::cause::none ? 0 : 1);
   if (state != target->reported) {
     if (state == circuit_breaker::cause::none) {
       std::cerr << "surge: model " << target->name << ": workers available again" << std::endl;
-    } else if (auto reason = target->breaker.open_reason(now, target->outstanding)) {
+    } else if (auto reason = target->breaker.open_reason(now, pending_.outstanding(target->name))) {
       std::cerr << "surge: model " << target->name << ": failing requests fast: " << *reason << std::endl;
     }
     target->reported = state;
@@ -536,11 +516,9 @@ asio::awaitable<void> redis_gateway::probe_workers(std::shared_ptr<model> target
 }
 
 void redis_gateway::abandon_outstanding(const std::shared_ptr<model>& target, const std::string& reason) {
-  std::vector<std::uint64_t> ids;
-  for (const auto& [id, pending] : pending_) {
-    if (pending.target == target) ids.push_back(id);
+  for (auto& pending : pending_.take_model(target->name)) {
+    answer(std::move(pending), make_error(error_code::not_ready, reason));
   }
-  for (const auto id : ids) answer(id, make_error(error_code::not_ready, reason));
 }
 
 asio::awaitable<void> redis_gateway::watch_model(std::shared_ptr<model> target) {

@@ -8,13 +8,13 @@
 #include <future>
 #include <map>
 #include <memory>
-#include <set>
+#include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "config/model_config.pb.h"
 #include "gateway/circuit_breaker.hpp"
+#include "gateway/pending_table.hpp"
 #include "instance/instance.hpp"
 #include "metrics/model_metrics.hpp"
 #include "metrics/registry.hpp"
@@ -73,13 +73,13 @@ class redis_gateway : public std::enable_shared_from_this<redis_gateway> {
 
  private:
   struct batch_tracker;
+  // What answering one request sent to a worker pool takes.
   struct pending_request {
     request_ptr request;
     std::shared_ptr<batch_tracker> batch;
     std::shared_ptr<model> target;
-    std::optional<clock::time_point> deadline;
-    std::string entry_id;  // the request entry's stream id, once XADD answered
   };
+  using pending_entry = pending_table<pending_request>::entry;
 
   redis_gateway(asio::any_io_executor io, gateway_options options, metrics::registry& metrics);
 
@@ -91,7 +91,7 @@ class redis_gateway : public std::enable_shared_from_this<redis_gateway> {
   asio::awaitable<void> watch_model(std::shared_ptr<model> target);
   asio::awaitable<void> probe_workers(std::shared_ptr<model> target);
   void handle_reply(streams::stream_entry entry);
-  void answer(std::uint64_t id, std::optional<error> failure, std::vector<tensor> outputs = {});
+  void answer(pending_entry pending, std::optional<error> failure, std::vector<tensor> outputs = {});
   void finish_untracked(request_ptr request, const std::shared_ptr<batch_tracker>& tracker,
                         std::optional<error> failure);
   void settle(const std::shared_ptr<batch_tracker>& tracker, bool failed);
@@ -118,10 +118,8 @@ class redis_gateway : public std::enable_shared_from_this<redis_gateway> {
 
   // strand_ only:
   std::vector<std::shared_ptr<model>> models_;
-  std::unordered_map<std::uint64_t, pending_request> pending_;
-  std::set<std::pair<clock::time_point, std::uint64_t>> deadlines_;
+  pending_table<pending_request> pending_;
   std::optional<clock::time_point> timer_at_;
-  std::uint64_t next_id_{0};
   bool stopped_{false};
   bool started_{false};
   std::size_t running_{0};                // coroutines not finished

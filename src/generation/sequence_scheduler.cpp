@@ -64,9 +64,22 @@ sequence_scheduler::sequence_scheduler(std::string name, sequence_scheduler_opti
   for (std::size_t i = 0; i < engines_.size(); ++i) threads_.emplace_back([this, i] { run(i); });
 }
 
-sequence_scheduler::~sequence_scheduler() { stop(); }
+sequence_scheduler::~sequence_scheduler() { join(); }
 
-void sequence_scheduler::stop() {
+void sequence_scheduler::drain(clock::time_point deadline, std::function<void()> drained) {
+  std::function<void()> now_drained;
+  {
+    std::lock_guard lock(mutex_);
+    draining_ = true;
+    drain_deadline_ = deadline;
+    if (unfinished_ == 0) now_drained = std::move(drained);
+    else drained_ = std::move(drained);
+  }
+  wake_.notify_all();  // a passed deadline is acted on at once
+  if (now_drained) now_drained();
+}
+
+void sequence_scheduler::join() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
@@ -76,6 +89,10 @@ void sequence_scheduler::stop() {
     if (thread.joinable()) thread.join();
   }
   threads_.clear();
+  // The backend's instances and model go with the threads that used them;
+  // schedule() only refuses from now on and touches neither.
+  engines_.clear();
+  model_.reset();
 }
 
 std::chrono::seconds sequence_scheduler::retry_after() const {
@@ -105,7 +122,7 @@ void sequence_scheduler::schedule(request_ptr request) {
   s->request = std::move(request);
   {
     std::unique_lock lock(mutex_);
-    if (stopping_) {
+    if (stopping_ || draining_) {
       lock.unlock();
       s->request->sink->finish(make_error(error_code::not_ready, "model '" + name_ + "' is stopping"));
       return;
@@ -122,6 +139,7 @@ void sequence_scheduler::schedule(request_ptr request) {
     s->order = next_order_++;
     waiting_[s->level - 1].push_back(std::move(s));
     ++waiting_count_;
+    ++unfinished_;
     generation_.waiting_sequences.set(static_cast<std::int64_t>(waiting_count_));
   }
   wake_.notify_one();
@@ -161,6 +179,12 @@ void sequence_scheduler::finish(sequence& s, std::optional<error> failure) {
     statistics_.inference_count.fetch_add(1, std::memory_order_relaxed);
   }
   s.request->sink->finish(std::move(failure));
+  std::function<void()> drained;
+  {
+    std::lock_guard lock(mutex_);
+    if (--unfinished_ == 0 && drained_) drained = std::move(drained_);
+  }
+  if (drained) drained();
 }
 
 // A token was sampled: turn it into text, decide whether the sequence ends,
@@ -255,8 +279,9 @@ void sequence_scheduler::run(std::size_t engine_index) {
     {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [&] { return stopping_ || waiting_count_ > 0 || !running.empty(); });
-      stopping = stopping_;
       const auto now = clock::now();
+      // A drain whose deadline passed answers what is left, as stopping does.
+      stopping = stopping_ || (draining_ && drain_deadline_ <= now);
       for (auto& level : waiting_) {
         for (auto it = level.begin(); it != level.end();) {
           auto& req = *(*it)->request;

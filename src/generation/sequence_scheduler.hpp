@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -47,7 +48,16 @@ class sequence_scheduler final : public request_scheduler {
   ~sequence_scheduler() override;
 
   void schedule(request_ptr request) override;
-  void stop() override;
+  // While draining, waiting and running sequences go on as before; at
+  // `deadline` every one left is answered not_ready. `drained` is called on
+  // an engine thread (or here, if nothing is left) once every admitted
+  // sequence has been answered.
+  void drain(clock::time_point deadline, std::function<void()> drained) override;
+  // Answers every sequence still waiting or running not_ready, joins the
+  // engine threads and releases the engines and the model. Blocking; never
+  // on an I/O thread.
+  void join() override;
+  void stop() override { join(); }
 
   const sequence_scheduler_options& options() const { return options_; }
 
@@ -75,6 +85,10 @@ class sequence_scheduler final : public request_scheduler {
   std::size_t waiting_count_{0};                   // guarded by mutex_
   std::uint64_t next_order_{0};                    // guarded by mutex_
   bool stopping_{false};                           // guarded by mutex_
+  bool draining_{false};                           // guarded by mutex_
+  clock::time_point drain_deadline_{};             // guarded by mutex_; meaningful while draining_
+  std::function<void()> drained_;                  // guarded by mutex_; called once, outside it
+  std::size_t unfinished_{0};                      // guarded by mutex_: admitted and not yet answered
   std::atomic<double> mean_sequence_seconds_{1.0};
   std::vector<std::thread> threads_;
 };

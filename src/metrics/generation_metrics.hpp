@@ -9,8 +9,13 @@ namespace surge {
 
 // Series of a generative model version, beside its model_metrics (which keep
 // the end-to-end request and queue-time histograms for every model kind).
+// Removed from /metrics as model_metrics are.
 struct generation_metrics {
   generation_metrics(metrics::registry& registry, const std::string& model, std::int64_t version);
+
+  void remove() { series.remove_all(); }
+
+  metrics::series_group series;  // first: the references below point into it
 
   metrics::histogram& time_to_first_token;
   metrics::histogram& inter_token_latency;

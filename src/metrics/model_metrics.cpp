@@ -28,29 +28,30 @@ request_outcome outcome_of(const std::optional<error>& failure) {
 }
 
 model_metrics::model_metrics(metrics::registry& registry, const std::string& model, std::int64_t version)
-    : request_duration(registry.make_histogram("surge_request_duration_seconds",
+    : series(registry),
+      request_duration(series.make_histogram("surge_request_duration_seconds",
                                                "Time from admission to the final response, per request.",
                                                {{"model", model}, {"version", std::to_string(version)}},
                                                metrics::duration_buckets())),
-      queue_duration(registry.make_histogram("surge_queue_duration_seconds",
+      queue_duration(series.make_histogram("surge_queue_duration_seconds",
                                              "Time a request waited in the scheduler queue before its batch started.",
                                              {{"model", model}, {"version", std::to_string(version)}},
                                              metrics::duration_buckets())),
-      compute_duration(registry.make_histogram("surge_compute_duration_seconds",
+      compute_duration(series.make_histogram("surge_compute_duration_seconds",
                                                "Time a batch spent in the backend, per batch.",
                                                {{"model", model}, {"version", std::to_string(version)}},
                                                metrics::duration_buckets())),
-      batch_size(registry.make_histogram("surge_batch_size", "Rows per executed batch.",
+      batch_size(series.make_histogram("surge_batch_size", "Rows per executed batch.",
                                          {{"model", model}, {"version", std::to_string(version)}},
                                          metrics::batch_size_buckets())),
-      queue_depth(registry.make_gauge("surge_queue_depth", "Requests waiting in the scheduler queue.",
+      queue_depth(series.make_gauge("surge_queue_depth", "Requests waiting in the scheduler queue.",
                                       {{"model", model}, {"version", std::to_string(version)}})),
-      inflight(registry.make_gauge("surge_inflight_requests", "Requests admitted and not yet answered.",
+      inflight(series.make_gauge("surge_inflight_requests", "Requests admitted and not yet answered.",
                                    {{"model", model}, {"version", std::to_string(version)}})),
-      instances(registry.make_gauge("surge_instances", "Execution instances serving the model version.",
+      instances(series.make_gauge("surge_instances", "Execution instances serving the model version.",
                                     {{"model", model}, {"version", std::to_string(version)}})) {
   for (std::size_t i = 0; i < request_outcome_count; ++i) {
-    outcomes[i] = &registry.make_counter(
+    outcomes[i] = &series.make_counter(
         "surge_requests_total", "Inference requests by how they ended.",
         {{"model", model}, {"version", std::to_string(version)}, {"outcome", outcome_names[i]}});
   }

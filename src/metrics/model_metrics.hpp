@@ -18,11 +18,16 @@ enum class request_outcome { success, invalid, rejected, timeout, cancelled, fai
 constexpr std::size_t request_outcome_count = 7;
 request_outcome outcome_of(const std::optional<error>& failure);
 
-// Prometheus series of one model version, created at load.
+// Prometheus series of one model version, created at load. They leave
+// /metrics at remove() (the version was unloaded and drained) or with this
+// object; updates after remove() are harmless, since `series` still owns them.
 struct model_metrics {
   model_metrics(metrics::registry& registry, const std::string& model, std::int64_t version);
 
   void count(request_outcome outcome) { outcomes[static_cast<std::size_t>(outcome)]->increment(); }
+  void remove() { series.remove_all(); }
+
+  metrics::series_group series;  // first: the references below point into it
 
   std::array<metrics::counter*, request_outcome_count> outcomes{};
   metrics::histogram& request_duration;

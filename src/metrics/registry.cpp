@@ -72,41 +72,97 @@ registry::family& registry::family_for(const std::string& name, const std::strin
   return it->second;
 }
 
-counter& registry::make_counter(const std::string& name, const std::string& help, const labels& series_labels) {
+template <typename T, typename Make>
+std::shared_ptr<T> registry::add(std::vector<series_entry<T>> family::*member, kind type, const std::string& name,
+                                 const std::string& help, const labels& series_labels, Make make) {
   std::lock_guard lock(mutex_);
-  auto& fam = family_for(name, help, kind::counter);
+  auto& entries = family_for(name, help, type).*member;
   const auto rendered = render_labels(series_labels);
-  for (auto& [key, series] : fam.counters) {
-    if (key == rendered) return *series;
+  for (auto& entry : entries) {
+    if (entry.rendered_labels != rendered) continue;
+    ++entry.holders;
+    return entry.series;
   }
-  auto& series = counter_storage_.emplace_back();
-  fam.counters.emplace_back(rendered, &series);
-  return series;
+  auto& entry = entries.emplace_back(series_entry<T>{rendered, make(), 1});
+  return entry.series;
+}
+
+std::shared_ptr<counter> registry::add_counter(const std::string& name, const std::string& help,
+                                               const labels& series_labels) {
+  return add(&family::counters, kind::counter, name, help, series_labels, [] { return std::make_shared<counter>(); });
+}
+
+std::shared_ptr<gauge> registry::add_gauge(const std::string& name, const std::string& help,
+                                           const labels& series_labels) {
+  return add(&family::gauges, kind::gauge, name, help, series_labels, [] { return std::make_shared<gauge>(); });
+}
+
+std::shared_ptr<histogram> registry::add_histogram(const std::string& name, const std::string& help,
+                                                   const labels& series_labels, std::vector<double> upper_bounds) {
+  return add(&family::histograms, kind::histogram, name, help, series_labels,
+             [&] { return std::make_shared<histogram>(std::move(upper_bounds)); });
+}
+
+// The registry's own reference keeps these alive, and nobody removes them.
+counter& registry::make_counter(const std::string& name, const std::string& help, const labels& series_labels) {
+  return *add_counter(name, help, series_labels);
 }
 
 gauge& registry::make_gauge(const std::string& name, const std::string& help, const labels& series_labels) {
-  std::lock_guard lock(mutex_);
-  auto& fam = family_for(name, help, kind::gauge);
-  const auto rendered = render_labels(series_labels);
-  for (auto& [key, series] : fam.gauges) {
-    if (key == rendered) return *series;
-  }
-  auto& series = gauge_storage_.emplace_back();
-  fam.gauges.emplace_back(rendered, &series);
-  return series;
+  return *add_gauge(name, help, series_labels);
 }
 
 histogram& registry::make_histogram(const std::string& name, const std::string& help, const labels& series_labels,
                                     std::vector<double> upper_bounds) {
+  return *add_histogram(name, help, series_labels, std::move(upper_bounds));
+}
+
+void registry::remove(const std::string& name, const void* series) {
   std::lock_guard lock(mutex_);
-  auto& fam = family_for(name, help, kind::histogram);
-  const auto rendered = render_labels(series_labels);
-  for (auto& [key, series] : fam.histograms) {
-    if (key == rendered) return *series;
+  const auto it = families_.find(name);
+  if (it == families_.end()) return;
+  auto& fam = it->second;
+  const auto drop = [series](auto& entries) {
+    for (auto entry = entries.begin(); entry != entries.end(); ++entry) {
+      if (entry->series.get() != series) continue;
+      if (--entry->holders == 0) entries.erase(entry);
+      return;
+    }
+  };
+  drop(fam.counters);
+  drop(fam.gauges);
+  drop(fam.histograms);
+  if (fam.empty()) families_.erase(it);
+}
+
+counter& series_group::make_counter(const std::string& name, const std::string& help, const labels& series_labels) {
+  auto series = registry_.add_counter(name, help, series_labels);
+  auto& out = *series;
+  held_.push_back({name, std::move(series), true});
+  return out;
+}
+
+gauge& series_group::make_gauge(const std::string& name, const std::string& help, const labels& series_labels) {
+  auto series = registry_.add_gauge(name, help, series_labels);
+  auto& out = *series;
+  held_.push_back({name, std::move(series), true});
+  return out;
+}
+
+histogram& series_group::make_histogram(const std::string& name, const std::string& help,
+                                        const labels& series_labels, std::vector<double> upper_bounds) {
+  auto series = registry_.add_histogram(name, help, series_labels, std::move(upper_bounds));
+  auto& out = *series;
+  held_.push_back({name, std::move(series), true});
+  return out;
+}
+
+void series_group::remove_all() {
+  for (auto& entry : held_) {
+    if (!entry.registered) continue;
+    registry_.remove(entry.name, entry.series.get());
+    entry.registered = false;
   }
-  auto& series = *histogram_storage_.emplace_back(std::make_unique<histogram>(std::move(upper_bounds)));
-  fam.histograms.emplace_back(rendered, &series);
-  return series;
 }
 
 std::shared_ptr<void> registry::add_gauge_collector(const std::string& name, const std::string& help,
@@ -135,19 +191,21 @@ std::string registry::render() const {
     switch (fam.type) {
       case kind::counter:
         out += "# TYPE " + name + " counter\n";
-        for (const auto& [rendered, series] : fam.counters) {
-          out += name + braces(rendered) + " " + std::to_string(series->value()) + "\n";
+        for (const auto& entry : fam.counters) {
+          out += name + braces(entry.rendered_labels) + " " + std::to_string(entry.series->value()) + "\n";
         }
         break;
       case kind::gauge:
         out += "# TYPE " + name + " gauge\n";
-        for (const auto& [rendered, series] : fam.gauges) {
-          out += name + braces(rendered) + " " + std::to_string(series->value()) + "\n";
+        for (const auto& entry : fam.gauges) {
+          out += name + braces(entry.rendered_labels) + " " + std::to_string(entry.series->value()) + "\n";
         }
         break;
       case kind::histogram:
         out += "# TYPE " + name + " histogram\n";
-        for (const auto& [rendered, series] : fam.histograms) {
+        for (const auto& entry : fam.histograms) {
+          const auto& rendered = entry.rendered_labels;
+          const auto& series = entry.series;
           const std::string prefix = rendered.empty() ? "" : rendered + ",";
           std::uint64_t cumulative = 0;
           const auto& bounds = series->upper_bounds();

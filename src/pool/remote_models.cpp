@@ -16,15 +16,17 @@ remote_models::remote_models(boost::asio::any_io_executor io, metrics::registry&
 
 remote_models::~remote_models() { stop(); }
 
-std::optional<error> remote_models::attach(model_registry& models) {
+std::optional<error> remote_models::configure() {
   if (!options_.redis_url.empty()) {
     auto parsed = redis::parse_url(options_.redis_url);
     if (auto* failure = std::get_if<error>(&parsed)) return *failure;
     endpoint_ = std::get<redis::endpoint>(parsed);
   }
-  models.set_remote_instance_factory(
-      [this](const config::ModelConfig& config, model_version& version) { return make_instances(config, version); });
   return std::nullopt;
+}
+
+remote_model_loader::instance_factory remote_models::instance_factory() {
+  return [this](const config::ModelConfig& config, model_version& version) { return make_instances(config, version); };
 }
 
 std::optional<error> remote_models::ensure_gateway(bool local_redis_allowed) {
@@ -69,7 +71,7 @@ std::variant<std::vector<std::unique_ptr<instance>>, error> remote_models::make_
   return gateway_->make_instances(config, version.metrics(), version.statistics());
 }
 
-void remote_models::start(const model_registry& models) {
+void remote_models::start(const registry_snapshot& models) {
   if (!gateway_) return;
   gateway_->start();
   std::cout << "surge: redis gateway " << gateway_->id() << " at " << endpoint_->display() << std::endl;
@@ -97,9 +99,9 @@ void remote_models::start(const model_registry& models) {
     redis_supervisor_->start();
   }
   const auto url = redis_url();
-  for (const auto& [name, state] : models.models()) {
-    if (!state.config || !state.config->has_worker_pool() || state.versions.empty()) continue;
-    const auto count = state.config->worker_pool().local_workers();
+  for (const auto& [name, model] : models.models) {
+    if (!model->config || !model->config->has_worker_pool() || model->versions.empty()) continue;
+    const auto count = model->config->worker_pool().local_workers();
     for (std::uint32_t i = 0; i < count; ++i) {
       const auto worker_name = gateway_->id() + "-" + name + "-" + std::to_string(i);
       spawn_options spawn;

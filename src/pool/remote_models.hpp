@@ -10,7 +10,8 @@
 #include "metrics/registry.hpp"
 #include "pool/local_redis.hpp"
 #include "pool/supervisor.hpp"
-#include "router/model_registry.hpp"
+#include "router/loaders/remote_loader.hpp"
+#include "router/registry_snapshot.hpp"
 
 namespace surge::pool {
 
@@ -36,12 +37,14 @@ class remote_models {
   remote_models(boost::asio::any_io_executor io, metrics::registry& metrics, remote_models_options options);
   ~remote_models();
 
-  // Before the registry loads the repository: it asks here for the
-  // instances of worker_pool and upstream models. Fails when --redis is not
-  // a valid URL.
-  std::optional<error> attach(model_registry& models);
-  // After loading: starts the gateway and the local workers.
-  void start(const model_registry& models);
+  // Before anything loads. Fails when --redis is not a valid URL.
+  std::optional<error> configure();
+  // The instances of worker_pool and upstream models, for the registry's
+  // remote_model_loader. Valid while this object is.
+  remote_model_loader::instance_factory instance_factory();
+  // After loading: starts the gateway and the local workers of the
+  // worker_pool models served.
+  void start(const registry_snapshot& models);
   // Stops the local workers (SIGTERM; each finishes its batch), then the
   // gateway (answers what is still outstanding), then a local redis-server.
   void stop();

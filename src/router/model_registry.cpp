@@ -1,135 +1,328 @@
 #include "router/model_registry.hpp"
 
-#include "backend_loader/backend_instance.hpp"
-#include "config/model_config.hpp"
-#include "config/model_repository.hpp"
-#include "generation/backend_engine.hpp"
-#include "generation/sequence_scheduler.hpp"
-#include "instance/in_process_instance.hpp"
-#include "model/backend_spec.hpp"
+#include <boost/asio/post.hpp>
+#include <cassert>
+#include <map>
+
+#include "router/load_order.hpp"
+#include "scheduler/io_thread.hpp"
 
 namespace surge {
 
-model_registry::model_registry(boost::asio::any_io_executor io, metrics::registry& metrics,
-                               std::filesystem::path backend_directory)
-    : io_(std::move(io)), metrics_(metrics), backend_directory_(std::move(backend_directory)) {}
+namespace asio = boost::asio;
 
-model_registry::~model_registry() { stop_all(); }
+namespace {
 
-std::vector<std::string> model_registry::load_repository(const std::filesystem::path& repository) {
-  std::vector<std::string> failures;
-  // Keeps the backends it opened for auto-complete loaded until the models hold them.
-  const auto completion = backend_config_completion(backend_directory_);
-  for (auto& entry : scan_model_repository(repository, completion)) {
-    model_state state;
-    state.name = entry.name;
-    state.config = std::move(entry.config);
-    state.error = std::move(entry.error);
-    if (state.error.empty()) {
-      for (auto version : entry.versions) {
-        if (auto failure = load_version(state, entry.directory, version)) {
-          state.error = "version " + std::to_string(version) + ": " + *failure;
-          state.versions.clear();
-          break;
-        }
-      }
-    }
-    if (!state.error.empty()) failures.push_back(entry.name + ": " + state.error);
-    models_.emplace(state.name, std::move(state));
-  }
-  return failures;
+std::atomic<std::uint64_t> next_registry_id{1};
+
+// The snapshot a thread last read, by registry and generation. Weak, so a
+// thread that stops looking models up keeps no retired version alive, and a
+// thread that outlives the registry holds nothing of it.
+struct snapshot_cache {
+  std::uint64_t registry_id{0};
+  std::uint64_t generation{0};
+  std::weak_ptr<const registry_snapshot> snapshot;
+};
+thread_local snapshot_cache cached;
+
+}  // namespace
+
+model_registry::model_registry(asio::any_io_executor io, metrics::registry& metrics)
+    : model_registry(std::move(io), metrics, options{}) {}
+
+model_registry::model_registry(asio::any_io_executor io, metrics::registry& metrics, options settings)
+    : io_(std::move(io)),
+      metrics_(metrics),
+      options_(settings),
+      id_(next_registry_id.fetch_add(1, std::memory_order_relaxed)),
+      current_(std::make_shared<const registry_snapshot>()) {}
+
+model_registry::~model_registry() {
+  stop_all();
+  loader_.join();
 }
 
-std::optional<std::string> model_registry::load_version(model_state& state,
-                                                        const std::filesystem::path& model_directory,
-                                                        std::int64_t version) {
-  const auto& config = *state.config;
-  // Executed elsewhere (Redis workers, an upstream API): no backend here.
-  if (config.has_worker_pool() || config.has_upstream()) return load_remote_version(state, version);
-  auto library = backend_library::load(backend_directory_, config.backend());
-  if (auto* failure = std::get_if<error>(&library)) return "backend: " + failure->message;
-
-  auto model = backend_model::create(std::get<std::shared_ptr<backend_library>>(library),
-                                     backend_spec_from(config, model_directory, version));
-  if (auto* failure = std::get_if<error>(&model)) return failure->message;
-  auto backend = std::get<std::shared_ptr<backend_model>>(std::move(model));
-  backend->publish_statistics(metrics_);
-
-  auto loaded = std::make_shared<model_version>(config, version, metrics_);
-  if (config.has_generation()) {
-    if (auto failure = start_generation(*loaded, backend)) return failure;
-    state.versions.emplace(version, std::move(loaded));
-    return std::nullopt;
-  }
-  std::vector<std::unique_ptr<instance>> instances;
-  const auto count = instance_count(config);
-  for (std::uint32_t i = 0; i < count; ++i) {
-    auto handle = backend_instance_handle::create(backend, i);
-    if (auto* failure = std::get_if<error>(&handle)) {
-      for (auto& made : instances) made->stop();
-      return "instance " + std::to_string(i) + ": " + failure->message;
-    }
-    auto shared = std::make_shared<backend_instance_handle>(std::get<backend_instance_handle>(std::move(handle)));
-    instances.push_back(std::make_unique<in_process_instance>(
-        config.name() + "_" + std::to_string(i),
-        [shared](std::vector<request_ptr>& batch, batch_outcome& outcome) { shared->execute(batch, outcome); },
-        loaded->metrics(),
-        loaded->statistics()));
-  }
-  auto scheduler = std::make_shared<model_scheduler>(io_, loaded->options(), std::move(instances), loaded->metrics(),
-                                                     loaded->statistics());
-  loaded->start(std::move(scheduler), std::move(backend));
-  state.versions.emplace(version, std::move(loaded));
-  return std::nullopt;
+void model_registry::add_loader(std::string kind, std::unique_ptr<model_loader> loader) {
+  std::lock_guard writer(writer_mutex_);
+  loaders_.emplace_back(std::move(kind), std::move(loader));
 }
 
-std::optional<std::string> model_registry::start_generation(model_version& loaded,
-                                                           std::shared_ptr<backend_model> backend) {
-  const auto& config = loaded.config();
-  auto model = backend_generation_model::create(backend);
-  if (auto* failure = std::get_if<error>(&model)) return failure->message;
-  std::vector<std::unique_ptr<generation_engine>> engines;
-  const auto count = instance_count(config);
-  for (std::uint32_t i = 0; i < count; ++i) {
-    auto handle = backend_instance_handle::create(backend, i);
-    if (auto* failure = std::get_if<error>(&handle)) return "instance " + std::to_string(i) + ": " + failure->message;
-    engines.push_back(std::make_unique<backend_generation_engine>(std::get<backend_instance_handle>(std::move(handle))));
-  }
-  const auto& generation = config.generation();
-  sequence_scheduler_options options;
-  options.policy.static_batching = generation.batching() == config::ModelGeneration::STATIC;
-  options.policy.max_running = generation.max_running_sequences();
-  if (generation.max_tokens_per_step() > 0) options.policy.max_tokens_per_step = generation.max_tokens_per_step();
-  if (generation.max_queue_size() > 0) options.max_queue_size = generation.max_queue_size();
-  options.max_tokens_limit = generation.max_tokens_limit();
-  if (generation.default_max_tokens() > 0) options.default_max_tokens = generation.default_max_tokens();
-  options.priority_levels = std::max<std::uint32_t>(1, generation.priority_levels());
-  options.default_priority_level = generation.default_priority_level();
-  auto scheduler = std::make_shared<sequence_scheduler>(
-      config.name(), options, std::get<std::shared_ptr<backend_generation_model>>(std::move(model)), std::move(engines),
-      loaded.metrics(), loaded.generation(), loaded.statistics());
-  loaded.start(std::move(scheduler), std::move(backend));
-  return std::nullopt;
+std::vector<std::string> model_registry::loader_kinds() const {
+  std::vector<std::string> kinds;
+  for (const auto& [kind, loader] : loaders_) kinds.push_back(kind);
+  return kinds;
 }
 
-const model_registry::model_state* model_registry::find(std::string_view name) const {
-  const auto it = models_.find(name);
-  return it == models_.end() ? nullptr : &it->second;
+std::shared_ptr<const registry_snapshot> model_registry::snapshot() const {
+  const auto generation = generation_.load(std::memory_order_acquire);
+  if (cached.registry_id == id_ && cached.generation == generation) {
+    // Null only when a writer replaced the snapshot and its last holder
+    // dropped it since this thread looked: then the slow path below.
+    if (auto held = cached.snapshot.lock()) return held;
+  }
+  std::shared_ptr<const registry_snapshot> now;
+  std::uint64_t now_generation = 0;
+  {
+    std::lock_guard lock(current_mutex_);
+    now = current_;
+    now_generation = generation_.load(std::memory_order_relaxed);
+  }
+  cached = {id_, now_generation, now};
+  return now;
 }
 
 std::shared_ptr<model_version> model_registry::find_version(std::string_view name,
                                                             std::optional<std::int64_t> version) const {
-  const auto* state = find(name);
-  if (!state || state->versions.empty()) return nullptr;
-  if (!version) return state->versions.rbegin()->second;
-  const auto it = state->versions.find(*version);
-  return it == state->versions.end() ? nullptr : it->second;
+  return snapshot()->find_version(name, version);
+}
+
+void model_registry::publish(std::shared_ptr<const registry_snapshot> next) {
+  std::shared_ptr<const registry_snapshot> previous;
+  {
+    std::lock_guard lock(current_mutex_);
+    previous = std::move(current_);
+    current_ = std::move(next);
+    generation_.fetch_add(1, std::memory_order_release);
+  }
+  // `previous` is freed here, outside the lock, if nobody else holds it.
+}
+
+model_loader* model_registry::loader_for(const config::ModelConfig& config) const {
+  for (const auto& [kind, loader] : loaders_) {
+    if (loader->handles(config)) return loader.get();
+  }
+  return nullptr;
+}
+
+std::shared_ptr<registered_model> model_registry::load_versions(const model_entry& entry, model_loader& loader,
+                                                                std::string& failure) {
+  auto record = std::make_shared<registered_model>();
+  record->name = entry.name;
+  record->config = entry.config;
+  for (const auto version : entry.versions) {
+    auto made = loader.load(*entry.config, load_context{io_, metrics_, entry.directory, version, current()});
+    if (auto* problem = std::get_if<error>(&made)) {
+      failure = "version " + std::to_string(version) + ": " + problem->message;
+      // Never published: nothing was admitted, so stopping answers nobody.
+      for (auto& [number, loaded] : record->versions) loaded->stop();
+      record->versions.clear();
+      return record;
+    }
+    record->versions.emplace(version, std::get<std::shared_ptr<model_version>>(std::move(made)));
+  }
+  return record;
+}
+
+std::vector<model_load_failure> model_registry::load(std::vector<model_entry> models) {
+  assert(!on_io_thread(io_) && "model_registry::load blocks: never call it on an I/O thread");
+  std::lock_guard writer(writer_mutex_);
+  std::vector<model_load_failure> failures;
+  if (stopped_) {
+    for (const auto& entry : models) failures.push_back({entry.name, "the server is stopping"});
+    return failures;
+  }
+
+  std::map<std::string, model_entry*> by_name;
+  std::map<std::string, model_loader*> loader_of;
+  std::map<std::string, std::vector<std::string>> dependencies;
+  for (auto& entry : models) {
+    by_name[entry.name] = &entry;  // a name given twice: the later entry
+    auto& deps = dependencies[entry.name];
+    if (!entry.error.empty()) continue;
+    auto* loader = loader_for(*entry.config);
+    if (!loader) {
+      entry.error = "no loader for this kind of model (backend '" + entry.config->backend() + "')";
+      continue;
+    }
+    loader_of[entry.name] = loader;
+    deps = loader->dependencies(*entry.config);
+  }
+
+  const auto order = order_by_dependencies(dependencies);
+  std::map<std::string, std::string> outcome;  // this load's models: name to error, empty when loaded
+  for (const auto& name : order.order) {
+    auto& entry = *by_name.at(name);
+    std::string failure = entry.error;
+    if (failure.empty()) {
+      if (const auto cycle = order.cycles.find(name); cycle != order.cycles.end()) failure = cycle->second;
+    }
+    for (const auto& dep : dependencies.at(name)) {
+      if (!failure.empty()) break;
+      if (const auto it = outcome.find(dep); it != outcome.end()) {
+        if (!it->second.empty()) failure = "depends on model '" + dep + "', which failed to load: " + it->second;
+      } else if (const auto* served = current()->find(dep); !served) {
+        failure = "depends on model '" + dep + "', which is not loaded";
+      } else if (!served->servable()) {
+        failure = "depends on model '" + dep + "', which failed to load: " + served->error;
+      }
+    }
+
+    std::shared_ptr<registered_model> record;
+    if (failure.empty()) record = load_versions(entry, *loader_of.at(name), failure);
+    const auto previous_it = current_->models.find(name);
+    const auto previous = previous_it == current_->models.end() ? nullptr : previous_it->second;
+    outcome[name] = failure;
+    if (!failure.empty()) {
+      failures.push_back({name, failure});
+      if (previous && previous->servable()) continue;  // keeps serving what it served
+      record = std::make_shared<registered_model>();
+      record->name = name;
+      record->config = entry.config;
+      record->error = failure;
+    }
+    auto next = std::make_shared<registry_snapshot>(*current_);
+    next->models[name] = std::move(record);
+    publish(std::move(next));
+    // Availability first: the new versions serve before the old ones drain.
+    if (previous) {
+      std::vector<std::shared_ptr<model_version>> replaced;
+      for (const auto& [number, version] : previous->versions) replaced.push_back(version);
+      retire(std::move(replaced), {});
+    }
+  }
+  return failures;
+}
+
+void model_registry::load_async(std::vector<model_entry> models,
+                                std::function<void(std::vector<model_load_failure>)> done) {
+  asio::post(loader_, [this, models = std::move(models), done = std::move(done)]() mutable {
+    auto failures = load(std::move(models));
+    if (done) done(std::move(failures));
+  });
+}
+
+std::future<std::vector<model_load_failure>> model_registry::load_async(std::vector<model_entry> models) {
+  auto result = std::make_shared<std::promise<std::vector<model_load_failure>>>();
+  auto future = result->get_future();
+  load_async(std::move(models), [result](std::vector<model_load_failure> failures) {
+    result->set_value(std::move(failures));
+  });
+  return future;
+}
+
+std::vector<std::string> model_registry::load_repository(const std::filesystem::path& repository) {
+  std::vector<std::string> out;
+  // Lives through the loads: the backends it opened stay loaded for them.
+  const auto completion = options_.make_completion ? options_.make_completion() : config_completion{};
+  for (auto& failure : load(scan_model_repository(repository, completion))) {
+    out.push_back(failure.model + ": " + failure.error);
+  }
+  return out;
+}
+
+std::variant<std::vector<std::shared_ptr<model_version>>, error> model_registry::take_out(
+    const std::string& name, std::optional<std::int64_t> version) {
+  std::lock_guard writer(writer_mutex_);
+  if (stopped_) return make_error(error_code::not_ready, "the server is stopping");
+  const auto it = current_->models.find(name);
+  if (it == current_->models.end()) return make_error(error_code::not_found, "unknown model '" + name + "'");
+  const auto& model = *it->second;
+  std::vector<std::shared_ptr<model_version>> out;
+  auto next = std::make_shared<registry_snapshot>(*current_);
+  if (version) {
+    const auto found = model.versions.find(*version);
+    if (found == model.versions.end()) {
+      return make_error(error_code::not_found, "model '" + name + "' has no version " + std::to_string(*version));
+    }
+    out.push_back(found->second);
+    auto rest = std::make_shared<registered_model>(model);
+    rest->versions.erase(*version);
+    // Its last version gone, the model is gone: lookups say not found.
+    if (rest->versions.empty()) next->models.erase(name);
+    else next->models[name] = std::move(rest);
+  } else {
+    for (const auto& [number, loaded] : model.versions) out.push_back(loaded);
+    next->models.erase(name);
+  }
+  publish(std::move(next));
+  return out;
+}
+
+void model_registry::retire(std::vector<std::shared_ptr<model_version>> versions, std::function<void()> done) {
+  if (versions.empty()) {
+    if (done) asio::post(loader_, std::move(done));
+    return;
+  }
+  {
+    std::lock_guard lock(retire_mutex_);
+    retiring_.insert(versions.begin(), versions.end());
+  }
+  auto remaining = std::make_shared<std::atomic<std::size_t>>(versions.size());
+  auto shared_done = std::make_shared<std::function<void()>>(std::move(done));
+  const auto deadline = clock::now() + options_.drain_timeout;
+  for (auto& version : versions) {
+    // Drained on a scheduler thread, maybe an I/O thread: the blocking
+    // part goes to the loader thread.
+    version->drain(deadline, [this, version, remaining, shared_done] {
+      asio::post(loader_, [this, version, remaining, shared_done] {
+        version->retire();
+        {
+          std::lock_guard lock(retire_mutex_);
+          retiring_.erase(version);
+          retired_.notify_all();
+        }
+        if (remaining->fetch_sub(1) == 1 && *shared_done) (*shared_done)();
+      });
+    });
+  }
+}
+
+void model_registry::unload_async(std::string name, std::optional<std::int64_t> version,
+                                  std::function<void(std::optional<error>)> done) {
+  asio::post(loader_, [this, name = std::move(name), version, done = std::move(done)]() mutable {
+    auto taken = take_out(name, version);
+    if (auto* failure = std::get_if<error>(&taken)) {
+      if (done) done(std::move(*failure));
+      return;
+    }
+    retire(std::get<std::vector<std::shared_ptr<model_version>>>(std::move(taken)), [done = std::move(done)] {
+      if (done) done(std::nullopt);
+    });
+  });
+}
+
+std::future<std::optional<error>> model_registry::unload_async(std::string name,
+                                                              std::optional<std::int64_t> version) {
+  auto result = std::make_shared<std::promise<std::optional<error>>>();
+  auto future = result->get_future();
+  unload_async(std::move(name), version, [result](std::optional<error> outcome) { result->set_value(outcome); });
+  return future;
+}
+
+std::optional<error> model_registry::unload(const std::string& name, std::optional<std::int64_t> version) {
+  assert(!on_io_thread(io_) && "model_registry::unload blocks: never call it on an I/O thread");
+  assert(!loader_.get_executor().running_in_this_thread() && "unload waits for the loader thread");
+  auto taken = take_out(name, version);
+  if (auto* failure = std::get_if<error>(&taken)) return std::move(*failure);
+  std::promise<void> retired;
+  retire(std::get<std::vector<std::shared_ptr<model_version>>>(std::move(taken)), [&retired] { retired.set_value(); });
+  retired.get_future().wait();
+  return std::nullopt;
+}
+
+void model_registry::wait_retired() {
+  std::unique_lock lock(retire_mutex_);
+  retired_.wait(lock, [this] { return retiring_.empty(); });
 }
 
 void model_registry::stop_all() {
-  for (auto& [name, state] : models_) {
-    for (auto& [version, model] : state.versions) model->stop();
+  std::shared_ptr<const registry_snapshot> served;
+  {
+    std::lock_guard writer(writer_mutex_);
+    stopped_ = true;
+    served = current_;
   }
+  for (const auto& [name, model] : served->models) {
+    for (const auto& [number, version] : model->versions) version->stop();
+  }
+  // Versions still draining from an unload or a replacement: answered now too.
+  std::vector<std::shared_ptr<model_version>> draining;
+  {
+    std::lock_guard lock(retire_mutex_);
+    draining.assign(retiring_.begin(), retiring_.end());
+  }
+  for (auto& version : draining) version->stop();
+  wait_retired();
 }
 
 }  // namespace surge

@@ -2,7 +2,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -19,9 +21,18 @@ class backend_model;
 
 // One loaded, servable version of a model: its configuration, the
 // scheduler that owns its queue and instances, and what it reports.
-class model_version {
+//
+// Lives as long as anyone holds it: the registry's snapshots, and every
+// request admitted to it (its metering sink holds the version), so a version
+// is never freed under a request. Taking it out of service is explicit, in
+// two steps (the registry's unload does both): drain() stops admitting and
+// reports when its queue and instances are empty; retire() then joins the
+// instances, releases the backend and removes the metric series.
+class model_version : public std::enable_shared_from_this<model_version> {
  public:
   model_version(config::ModelConfig config, std::int64_t version, metrics::registry& registry);
+  // Stops the version if nobody did (blocking; the registry always retires
+  // or stops its versions first, so this never blocks an I/O thread).
   ~model_version();
 
   const config::ModelConfig& config() const { return config_; }
@@ -44,20 +55,43 @@ class model_version {
   const model_statistics& statistics() const { return statistics_; }
   model_statistics& statistics() { return statistics_; }
 
-  // Called once by the registry when loading succeeded.
+  // Called once by the loader that made the version, before it is published.
+  // `backend`: kept loaded while the version is; null for remote models,
+  // whose workers reshape inputs for their own backend.
   void start(std::shared_ptr<request_scheduler> scheduler, std::shared_ptr<backend_model> backend);
+
+  // Stops admitting (ready() turns false, new requests are answered
+  // not_ready); queued and running requests are answered normally, those
+  // still queued at `deadline` not_ready. `drained` runs once, on a scheduler
+  // thread, when nothing is left; it must not block. Any thread.
+  void drain(clock::time_point deadline, std::function<void()> drained);
+  // After `drained`: joins the instances, releases the backend, removes the
+  // version's series from /metrics. Blocking; never on an I/O thread.
+  void retire();
+  // Both at once for shutdown: answers the queue not_ready, lets running
+  // batches finish, then as retire(). Blocking; never on an I/O thread.
   void stop();
 
  private:
+  void release();  // lifecycle_mutex_ held
+
   config::ModelConfig config_;
   std::int64_t version_;
   batcher_options scheduler_options_;
   model_metrics metrics_;
   std::unique_ptr<generation_metrics> generation_metrics_;
   model_statistics statistics_;
+  // Both set by start() before the version is published and not changed
+  // while requests may read them; backend_ is dropped by release() after the
+  // instances are gone.
   std::shared_ptr<backend_model> backend_;
   std::shared_ptr<request_scheduler> scheduler_;
+  bool reshape_here_{false};
   std::atomic<bool> ready_{false};
+  std::atomic<bool> draining_{false};  // drain() or stop() was called
+  // retire() and stop() may race (shutdown while an unload drains).
+  std::mutex lifecycle_mutex_;
+  bool released_{false};  // guarded by lifecycle_mutex_
 };
 
 }  // namespace surge

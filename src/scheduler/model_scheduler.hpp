@@ -3,6 +3,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -15,7 +16,8 @@
 namespace surge {
 
 // Drives one model version's batch_queue on a strand of the I/O pool: every
-// decision runs there, so the queue needs no lock, and nothing here blocks.
+// decision runs there, so the queue needs no lock, and nothing here blocks
+// (join() and stop() excepted, which are never called on an I/O thread).
 // Requests enter through schedule(); instances report back through the strand.
 class model_scheduler final : public request_scheduler, public std::enable_shared_from_this<model_scheduler> {
  public:
@@ -28,8 +30,11 @@ class model_scheduler final : public request_scheduler, public std::enable_share
   // answers it with unavailable (429) from the strand, never blocking.
   void schedule(request_ptr request) override;
 
-  // Answers everything still queued with not_ready and stops the instances
-  // once they finish their current batch. Blocks until they have.
+  // While draining the queue keeps batching and dispatching as before; only
+  // admission stops. At `deadline` what is still queued is answered
+  // not_ready; batches already running finish.
+  void drain(clock::time_point deadline, std::function<void()> drained) override;
+  void join() override;
   void stop() override;
 
  private:
@@ -37,16 +42,24 @@ class model_scheduler final : public request_scheduler, public std::enable_share
   void on_instance_done(std::size_t index, instance::completion done);
   void run_policy();
   void arm_timer(clock::time_point when);
+  void answer_queue();
+  void check_drained();
 
+  boost::asio::any_io_executor io_;
   boost::asio::strand<boost::asio::any_io_executor> strand_;
   boost::asio::steady_timer timer_;
+  boost::asio::steady_timer drain_timer_;
   std::optional<clock::time_point> timer_at_;
   batch_queue queue_;
+  // Dispatched to on strand_ only; released by join() once nothing can be.
   std::vector<std::unique_ptr<instance>> instances_;
+  const std::size_t instance_count_;
   std::vector<std::size_t> free_instances_;  // indices into instances_, touched on strand_ only
   model_metrics& metrics_;
   model_statistics& statistics_;
-  bool stopped_{false};  // strand_ only
+  bool draining_{false};           // strand_ only
+  std::function<void()> drained_;  // strand_ only; called and cleared once drained
+  bool joined_{false};             // join()/stop() caller only
 };
 
 }  // namespace surge

@@ -14,6 +14,7 @@
 #include "core/status.hpp"
 #include "redis/command.hpp"
 #include "redis/reply.hpp"
+#include "streams/limits.hpp"
 
 namespace surge::streams {
 
@@ -66,7 +67,7 @@ struct reply_entry {
 
 // XADD <stream> MAXLEN ~ <max_length> * id ... status ...
 redis::command reply_xadd(std::string_view stream, const reply_entry& entry,
-                          std::size_t max_length = 10000);
+                          std::size_t max_length = reply_stream_max_length);
 std::variant<reply_entry, error> parse_reply_entry(stream_entry entry);
 
 // The HTTP status a reply carries for an error code (docs/error-policy.md),

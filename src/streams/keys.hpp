@@ -7,8 +7,6 @@
 namespace surge::streams {
 
 inline constexpr std::string_view consumer_group = "surge-workers";
-// Reply streams are capped at about this many entries (XADD MAXLEN ~).
-inline constexpr std::size_t reply_stream_max_length = 10000;
 
 inline std::string requests_key(std::string_view model) { return "surge:" + std::string(model) + ":requests"; }
 inline std::string workers_key(std::string_view model) { return "surge:" + std::string(model) + ":workers"; }

@@ -16,6 +16,7 @@
 #include "wire/kserve_response.hpp"
 #include "model/request_checks.hpp"
 #include "streams/keys.hpp"
+#include "streams/limits.hpp"
 #include "worker/batch_grouping.hpp"
 
 namespace surge::worker {
@@ -29,15 +30,10 @@ using steady = std::chrono::steady_clock;
 // A worker with nothing to read still wakes this often, to reclaim and to
 // notice a stop.
 constexpr std::chrono::milliseconds max_block{200};
-constexpr std::size_t dead_letter_max_length = 10000;
 
 std::int64_t unix_ms_now() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-std::chrono::milliseconds or_default(std::uint32_t value, std::uint32_t fallback) {
-  return std::chrono::milliseconds(value == 0 ? fallback : value);
 }
 
 // Holds one request's answer until the whole read is answered together.
@@ -123,9 +119,9 @@ worker_settings settings_from(const config::ModelConfig& config, std::string nam
   worker_settings settings;
   settings.name = std::move(name);
   const auto& pool = config.worker_pool();
-  settings.heartbeat = or_default(pool.heartbeat_ms(), 1000);
-  settings.claim_idle = or_default(pool.claim_idle_ms(), 5000);
-  settings.max_deliveries = pool.max_deliveries() == 0 ? 3 : pool.max_deliveries();
+  settings.heartbeat = worker_pool::heartbeat_or_default(pool.heartbeat_ms());
+  settings.claim_idle = worker_pool::claim_idle_or_default(pool.claim_idle_ms());
+  settings.max_deliveries = worker_pool::max_deliveries_or_default(pool.max_deliveries());
   settings.read_count = static_cast<std::uint32_t>(std::max(1, config.max_batch_size()));
   if (config.has_dynamic_batching()) {
     settings.max_queue_delay = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -371,7 +367,7 @@ asio::awaitable<std::vector<streams::stream_entry>> stream_worker::reclaim() {
     const auto reason = "delivered " + std::to_string(delivered) + " times without an answer (max_deliveries " +
                         std::to_string(settings_.max_deliveries) + ")";
     redis::command letter{"XADD", dead_key_, "MAXLEN", "~"};
-    letter.arg(static_cast<std::uint64_t>(dead_letter_max_length)).arg("*");
+    letter.arg(static_cast<std::uint64_t>(streams::dead_letter_max_length)).arg("*");
     for (const auto& [field, value] : entry.fields) letter.arg(field).arg(value);
     letter.arg("reason").arg(reason).arg("deliveries").arg(delivered).arg("last_worker").arg(owner);
     letters.push_back(std::move(letter));
@@ -425,7 +421,7 @@ asio::awaitable<void> stream_worker::process(std::vector<streams::stream_entry> 
     if (!entry.find("id") || !entry.find("reply_to")) {
       // Nobody to answer: keep it for inspection instead of dropping it.
       redis::command letter{"XADD", dead_key_, "MAXLEN", "~"};
-      letter.arg(static_cast<std::uint64_t>(dead_letter_max_length)).arg("*");
+      letter.arg(static_cast<std::uint64_t>(streams::dead_letter_max_length)).arg("*");
       for (const auto& [field, value] : entry.fields) letter.arg(field).arg(value);
       letter.arg("reason").arg("malformed entry: no id or reply_to field").arg("deliveries").arg(1);
       letter.arg("last_worker").arg(settings_.name);
@@ -617,7 +613,7 @@ asio::awaitable<void> stream_worker::answer_and_ack(std::vector<job>& jobs) {
         reply.body = std::move(encoded.body);
       }
     }
-    replies.push_back(streams::reply_xadd(j.reply_to, reply, streams::reply_stream_max_length));
+    replies.push_back(streams::reply_xadd(j.reply_to, reply));
     acked.push_back(j.entry_id);
   }
   auto written = co_await commands_->exec_all(std::move(replies));

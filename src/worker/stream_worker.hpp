@@ -10,6 +10,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "config/worker_pool_defaults.hpp"
 #include "redis/connection.hpp"
 #include "streams/entries.hpp"
 #include "worker/loaded_model.hpp"
@@ -20,9 +21,9 @@ namespace asio = boost::asio;
 
 struct worker_settings {
   std::string name;  // the consumer name and the workers set's member
-  std::chrono::milliseconds heartbeat{1000};
-  std::chrono::milliseconds claim_idle{5000};
-  std::uint32_t max_deliveries{3};
+  std::chrono::milliseconds heartbeat{worker_pool::default_heartbeat};
+  std::chrono::milliseconds claim_idle{worker_pool::default_claim_idle};
+  std::uint32_t max_deliveries{worker_pool::default_max_deliveries};
   // Entries per XREADGROUP: the model's max_batch_size, or 1.
   std::uint32_t read_count{1};
   // After the first entry arrives, keep reading this long to fill the batch.

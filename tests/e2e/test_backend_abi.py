@@ -9,6 +9,7 @@ import http.client
 import json
 
 import numpy as np
+import requests
 import tritonclient.grpc as grpcclient
 
 from surge_e2e import (
@@ -102,3 +103,20 @@ def test_request_parameters_reach_the_backend_over_http_and_grpc(surge_factory, 
     with grpcclient.InferenceServerClient(server.grpc_url) as client:
         result = client.infer(model, [tensor], parameters={"factor": 0.5})
     np.testing.assert_array_equal(result.as_numpy("y"), np.asarray([[0.5, 1.0]], np.float32))
+
+
+def test_the_backend_completes_a_config_that_declares_no_outputs(surge_factory, tmp_path):
+    # The identity backend gives a config without outputs one per input.
+    model = "completed"
+    repository = tmp_path / "models"
+    config = "\n".join(line for line in identity_config(model, max_batch_size=4).splitlines()
+                       if not line.startswith("output")) + "\n"
+    assert "output" not in config
+    write_model(repository, model, config)
+    server = surge_factory(repository)
+
+    served = requests.get(server.url(f"/v2/models/{model}/config"), timeout=HTTP_TIMEOUT_S).json()
+    assert [(o["name"], o["data_type"], o["dims"]) for o in served["output"]] == [("OUTPUT0", "TYPE_FP32", ["-1"])], served
+    answer = post_infer(server, model, json_infer_body([[1.0, 2.0]]))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["outputs"][0]["name"] == "OUTPUT0"

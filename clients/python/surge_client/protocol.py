@@ -9,6 +9,9 @@ from typing import Dict, Mapping, Optional
 
 GROUP = "surge-workers"
 
+# The numbers below are also surge's (src/config/worker_pool_defaults.hpp,
+# src/streams/limits.hpp); tests/e2e/test_shared_defaults.py keeps them equal.
+
 # Every XADD to a reply stream caps it; replies are read within seconds.
 REPLY_MAXLEN = 10000
 

@@ -70,9 +70,10 @@ grpc::ServerUnaryReactor* inference_service::ServerMetadata(grpc::CallbackServer
 grpc::ServerUnaryReactor* inference_service::ModelMetadata(grpc::CallbackServerContext* context,
                                                            const inference::ModelMetadataRequest* request,
                                                            inference::ModelMetadataResponse* response) {
-  auto found = find_servable_model(models_, request->name(), request->version());
+  const auto snapshot = models_.snapshot();
+  auto found = find_servable_model(*snapshot, request->name(), request->version());
   if (auto* failure = std::get_if<error>(&found)) return fail(context, *failure);
-  fill_model_metadata(*models_.find(request->name()), *response);
+  fill_model_metadata(*snapshot->find(request->name()), *response);
   return finish(context);
 }
 
@@ -99,18 +100,19 @@ grpc::ServerUnaryReactor* inference_service::ModelConfig(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* inference_service::ModelStatistics(grpc::CallbackServerContext* context,
                                                              const inference::ModelStatisticsRequest* request,
                                                              inference::ModelStatisticsResponse* response) {
+  const auto snapshot = models_.snapshot();
   if (request->name().empty()) {
-    for (const auto& [name, state] : models_.models()) {
-      for (const auto& [version, model] : state.versions) fill_model_statistics(*model, *response->add_model_stats());
+    for (const auto& [name, state] : snapshot->models) {
+      for (const auto& [version, model] : state->versions) fill_model_statistics(*model, *response->add_model_stats());
     }
     return finish(context);
   }
-  auto found = find_servable_model(models_, request->name(), request->version());
+  auto found = find_servable_model(*snapshot, request->name(), request->version());
   if (auto* failure = std::get_if<error>(&found)) return fail(context, *failure);
   if (!request->version().empty()) {
     fill_model_statistics(*std::get<std::shared_ptr<model_version>>(found), *response->add_model_stats());
   } else {
-    for (const auto& [version, model] : models_.find(request->name())->versions) {
+    for (const auto& [version, model] : snapshot->find(request->name())->versions) {
       fill_model_statistics(*model, *response->add_model_stats());
     }
   }
@@ -125,7 +127,7 @@ grpc::ServerUnaryReactor* inference_service::RepositoryIndex(grpc::CallbackServe
                                     "unknown repository '" + request->repository_name() +
                                         "': surge serves one repository, named by an empty repository_name"));
   }
-  fill_repository_index(models_, request->ready(), *response);
+  fill_repository_index(*models_.snapshot(), request->ready(), *response);
   return finish(context);
 }
 

@@ -6,7 +6,7 @@
 
 namespace surge::grpc_frontend {
 
-std::variant<std::shared_ptr<model_version>, error> find_servable_model(const model_registry& models,
+std::variant<std::shared_ptr<model_version>, error> find_servable_model(const registry_snapshot& models,
                                                                         std::string_view name,
                                                                         std::string_view version) {
   auto parsed = parse_model_version(version);

@@ -23,7 +23,7 @@ void fill_duration(const duration_statistic& from, inference::StatisticDuration&
 
 }  // namespace
 
-void fill_model_metadata(const model_registry::model_state& state, inference::ModelMetadataResponse& response) {
+void fill_model_metadata(const registered_model& state, inference::ModelMetadataResponse& response) {
   const auto& config = *state.config;
   response.set_name(state.name);
   for (const auto& [version, model] : state.versions) response.add_versions(std::to_string(version));
@@ -59,16 +59,16 @@ void fill_model_statistics(const model_version& model, inference::ModelStatistic
   }
 }
 
-void fill_repository_index(const model_registry& models, bool ready_only,
+void fill_repository_index(const registry_snapshot& models, bool ready_only,
                            inference::RepositoryIndexResponse& response) {
-  for (const auto& [name, state] : models.models()) {
-    const bool ready = state.error.empty();
+  for (const auto& [name, state] : models.models) {
+    const bool ready = state->error.empty();
     if (ready_only && !ready) continue;
     auto& entry = *response.add_models();
     entry.set_name(name);
-    if (!state.versions.empty()) entry.set_version(std::to_string(state.versions.rbegin()->first));
+    if (!state->versions.empty()) entry.set_version(std::to_string(state->versions.rbegin()->first));
     entry.set_state(ready ? "READY" : "UNAVAILABLE");
-    if (!ready) entry.set_reason(state.error);
+    if (!ready) entry.set_reason(state->error);
   }
 }
 

@@ -116,7 +116,7 @@ void write_tensor_metadata(json_writer& w, const Spec& spec, bool batching) {
   w.EndObject();
 }
 
-std::string model_metadata_json(const model_registry::model_state& state) {
+std::string model_metadata_json(const registered_model& state) {
   rapidjson::StringBuffer buffer;
   json_writer w(buffer);
   const auto& config = *state.config;
@@ -224,19 +224,19 @@ asio::awaitable<handler_result> kserve_handler::handle(request_message& request,
     rapidjson::StringBuffer buffer;
     json_writer w(buffer);
     w.StartArray();
-    for (const auto& [name, state] : models_.models()) {
+    for (const auto& [name, state] : models_.snapshot()->models) {
       w.StartObject();
       w.Key("name");
       write_string(w, name);
-      if (!state.versions.empty()) {
+      if (!state->versions.empty()) {
         w.Key("version");
-        write_string(w, std::to_string(state.versions.rbegin()->first));
+        write_string(w, std::to_string(state->versions.rbegin()->first));
       }
       w.Key("state");
-      write_string(w, state.error.empty() ? "READY" : "UNAVAILABLE");
-      if (!state.error.empty()) {
+      write_string(w, state->error.empty() ? "READY" : "UNAVAILABLE");
+      if (!state->error.empty()) {
         w.Key("reason");
-        write_string(w, state.error);
+        write_string(w, state->error);
       }
       w.EndObject();
     }
@@ -250,8 +250,8 @@ asio::awaitable<handler_result> kserve_handler::handle(request_message& request,
     w.StartObject();
     w.Key("model_stats");
     w.StartArray();
-    for (const auto& [name, state] : models_.models()) {
-      for (const auto& [v, model] : state.versions) write_model_statistics(w, *model);
+    for (const auto& [name, state] : models_.snapshot()->models) {
+      for (const auto& [v, model] : state->versions) write_model_statistics(w, *model);
     }
     w.EndArray();
     w.EndObject();
@@ -273,9 +273,12 @@ asio::awaitable<handler_result> kserve_handler::handle(request_message& request,
   if (parts.size() > next + 1) co_return fail(http::status::not_found, "no route for " + std::string(request.target()));
   const std::string_view action = parts.size() == next ? std::string_view{} : parts[next];
 
-  const auto* state = models_.find(model_name);
+  // One snapshot for every lookup below, so the answers agree; let go of
+  // before a request waits for its model (the request holds its version).
+  auto snapshot = models_.snapshot();
+  const auto* state = snapshot->find(model_name);
   if (!state) co_return fail(http::status::not_found, "unknown model '" + std::string(model_name) + "'");
-  auto model = models_.find_version(model_name, requested_version);
+  auto model = snapshot->find_version(model_name, requested_version);
   if (requested_version && !model && state->error.empty()) {
     co_return fail(http::status::not_found, "model '" + std::string(model_name) + "' has no version " +
                                                 std::to_string(*requested_version));
@@ -317,6 +320,7 @@ asio::awaitable<handler_result> kserve_handler::handle(request_message& request,
     co_return ok(buffer.GetString());
   }
   if (action == "generate" || action == "generate_stream") {
+    snapshot.reset();
     co_return co_await kserve_generate(request, stream, std::move(model), action == "generate_stream");
   }
   if (action == "infer") {
@@ -327,6 +331,7 @@ asio::awaitable<handler_result> kserve_handler::handle(request_message& request,
                          "' sends many responses per request: use /generate, /generate_stream, the OpenAI API or "
                          "gRPC ModelStreamInfer");
     }
+    snapshot.reset();
     co_return co_await infer(request, stream, std::move(model));
   }
   co_return fail(http::status::not_found, "no route for " + std::string(request.target()));

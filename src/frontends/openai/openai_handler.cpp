@@ -54,8 +54,9 @@ asio::awaitable<handler_result> openai_handler::handle(http::request_message& re
   if (target == "/v1/models" || target.starts_with("/v1/models/")) {
     if (!is_get) co_return error_reply(beast_http::status::method_not_allowed, "use GET", "invalid_request_error", "", "", version);
     std::vector<std::string> names;
-    for (const auto& [name, state] : models_.models()) {
-      auto model = models_.find_version(name, std::nullopt);
+    const auto snapshot = models_.snapshot();
+    for (const auto& [name, state] : snapshot->models) {
+      auto model = snapshot->find_version(name, std::nullopt);
       if (model && model->generative()) names.push_back(name);
     }
     if (target == "/v1/models") co_return http::json_response(beast_http::status::ok, models_json(names, started_), version, true);

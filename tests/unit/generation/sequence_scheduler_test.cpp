@@ -771,5 +771,82 @@ TEST(sequence_scheduler, stop_answers_every_running_and_waiting_sequence) {
   EXPECT_EQ(late.sink->failure()->code, error_code::not_ready);
 }
 
+// Waits (without polling) for a drain's callback.
+struct drained_flag {
+  std::mutex mutex;
+  std::condition_variable changed;
+  int calls{0};
+  std::function<void()> callback() {
+    return [this] {
+      // Notified under the lock: the waiter may destroy this flag as soon as it wakes.
+      std::lock_guard lock(mutex);
+      ++calls;
+      changed.notify_all();
+    };
+  }
+  bool wait() {
+    std::unique_lock lock(mutex);
+    return changed.wait_for(lock, wait_limit, [this] { return calls > 0; });
+  }
+  int count() {
+    std::lock_guard lock(mutex);
+    return calls;
+  }
+};
+
+TEST(sequence_scheduler, drain_finishes_running_and_waiting_sequences_and_refuses_new_ones) {
+  echo_scheduler s(with_running(1), 1);
+  s.control->hold();
+  auto running = s.submit("running", "abc", 4);
+  ASSERT_TRUE(s.control->wait_at_gate(1));
+  auto waiting = s.submit("waiting", "def", 3);
+
+  drained_flag drained;
+  s.scheduler->drain(clock::now() + std::chrono::hours(1), drained.callback());
+  auto late = s.submit("late", "ghi", 3);
+  ASSERT_EQ(late.sink->finish_count(), 1);
+  EXPECT_EQ(late.sink->failure()->code, error_code::not_ready);
+  EXPECT_EQ(drained.count(), 0);  // two sequences are still unanswered
+
+  s.control->open();
+  ASSERT_TRUE(drained.wait());
+  EXPECT_EQ(drained.count(), 1);
+  for (auto* sink : {running.sink.get(), waiting.sink.get()}) {
+    EXPECT_EQ(sink->finish_count(), 1);
+    EXPECT_FALSE(sink->failure()) << sink->failure()->message;
+  }
+  EXPECT_EQ(running.sink->text(), "abca");
+  EXPECT_EQ(waiting.sink->text(), "def");
+  s.scheduler->join();
+  EXPECT_EQ(s.generation.running_sequences.value(), 0);
+}
+
+TEST(sequence_scheduler, drain_past_its_deadline_answers_what_is_left_not_ready) {
+  echo_scheduler s(with_running(1), 1, 1 << 16);
+  s.control->hold();
+  auto running = s.submit("running", "abc", 60000);
+  ASSERT_TRUE(s.control->wait_at_gate(1));
+  auto waiting = s.submit("waiting", "def", 3);
+
+  drained_flag drained;
+  s.scheduler->drain(clock::now(), drained.callback());
+  s.control->open();
+  ASSERT_TRUE(drained.wait());
+  for (auto* sink : {running.sink.get(), waiting.sink.get()}) {
+    EXPECT_EQ(sink->finish_count(), 1);
+    ASSERT_TRUE(sink->failure());
+    EXPECT_EQ(sink->failure()->code, error_code::not_ready);
+  }
+  s.scheduler->join();
+}
+
+TEST(sequence_scheduler, drain_with_nothing_admitted_reports_at_once) {
+  echo_scheduler s;
+  drained_flag drained;
+  s.scheduler->drain(clock::now() + std::chrono::hours(1), drained.callback());
+  EXPECT_EQ(drained.count(), 1);
+  s.scheduler->join();
+}
+
 }  // namespace
 }  // namespace surge

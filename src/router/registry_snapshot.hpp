@@ -1,0 +1,36 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "config/model_config.pb.h"
+#include "router/model_version.hpp"
+
+namespace surge {
+
+// One model as a snapshot of the registry sees it. Immutable once published.
+struct registered_model {
+  std::string name;
+  std::string error;  // why the model is not served; empty when it loaded
+  std::optional<config::ModelConfig> config;
+  std::map<std::int64_t, std::shared_ptr<model_version>> versions;
+
+  bool servable() const { return error.empty() && !versions.empty(); }
+};
+
+// What the registry serves at one moment: model name to model. Immutable;
+// the registry publishes a new one for every change, so a reader holding one
+// sees a consistent set of models for as long as it holds it, without a lock.
+struct registry_snapshot {
+  std::map<std::string, std::shared_ptr<const registered_model>, std::less<>> models;
+
+  const registered_model* find(std::string_view name) const;
+  // nullopt version: the highest loaded version. nullptr when there is none.
+  std::shared_ptr<model_version> find_version(std::string_view name, std::optional<std::int64_t> version) const;
+};
+
+}  // namespace surge
