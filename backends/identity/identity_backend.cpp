@@ -19,6 +19,11 @@
 //                         survive it
 //   load_delay_ms         sleep this long while loading the model (a slow,
 //                         cold start)
+//
+// Config auto-complete: a config that declares inputs but no outputs gets
+// one output per input, of the same type and dims, named like the input
+// with INPUT replaced by OUTPUT ("INPUT0" -> "OUTPUT0"), or with "_OUTPUT"
+// appended when the name has no INPUT in it.
 #include <surge/backend_helpers.hpp>
 
 #include <atomic>
@@ -123,6 +128,22 @@ void echo(const surge_model& model, const sdk::request_view& request, sdk::respo
 }  // namespace
 
 SURGE_BACKEND_DEFINE_COMMON_EXPORTS();
+
+extern "C" SURGE_BACKEND_EXPORT surge_error* surge_model_autocomplete(surge_model_info* raw) {
+  return sdk::guard([&] {
+    const sdk::model_info info(raw);
+    if (!info.outputs().empty()) return;
+    for (const auto& input : info.inputs()) {
+      std::string name(input.name);
+      if (const auto at = name.find("INPUT"); at != std::string::npos) {
+        name.replace(at, 5, "OUTPUT");
+      } else {
+        name += "_OUTPUT";
+      }
+      info.add_output(name, input.type, input.dims);
+    }
+  });
+}
 
 extern "C" SURGE_BACKEND_EXPORT surge_error* surge_model_create(surge_model_info* raw, surge_model** out) {
   *out = nullptr;
