@@ -101,12 +101,12 @@ void check_token(std::int32_t token) {
 
 SURGE_BACKEND_DEFINE_COMMON_EXPORTS();
 
-extern "C" SURGE_BACKEND_EXPORT surge_error* surge_model_create(const surge_model_spec* spec, surge_model** out) {
+extern "C" SURGE_BACKEND_EXPORT surge_error* surge_model_create(surge_model_info* info, surge_model** out) {
   *out = nullptr;
   return sdk::guard([&] {
     auto model = std::make_unique<surge_model>();
-    model->name = spec->model_name ? spec->model_name : "";
-    const sdk::parameter_map parameters(*spec);
+    model->name = surge_model_info_name(info);
+    const sdk::parameter_map parameters(info);
     parameters.reject_unknown({"kv_slots", "max_context", "step_delay_us", "prefill_delay_us", "eos_after_tokens"});
     const auto positive = [&](const char* key, auto& field) {
       if (auto value = parameters.get_int(key)) {
@@ -138,15 +138,19 @@ extern "C" SURGE_BACKEND_EXPORT surge_error* surge_instance_create(surge_model* 
 
 extern "C" SURGE_BACKEND_EXPORT void surge_instance_delete(surge_instance* instance) { delete instance; }
 
-extern "C" SURGE_BACKEND_EXPORT surge_error* surge_instance_execute(surge_instance*, const surge_tensor*, uint32_t,
-                                                                    surge_output_allocator, void*) {
-  return sdk::make_error(SURGE_ERROR_UNSUPPORTED, "generative model: use the sequence API");
+extern "C" SURGE_BACKEND_EXPORT surge_error* surge_instance_execute(surge_instance*, surge_request**, uint32_t) {
+  return surge_error_new(SURGE_ERROR_UNSUPPORTED, "generative model: use the sequence API");
 }
 
 extern "C" SURGE_BACKEND_EXPORT surge_error* surge_generation_info_get(surge_model* model,
                                                                        surge_generation_info* info) {
-  *info = surge_generation_info{model->kv_slots, model->max_context, vocab_size, eos_token, bos_token};
-  return nullptr;
+  return sdk::guard([&] {
+    sdk::set_generation(info, SURGE_GENERATION_MAX_SEQUENCES, model->kv_slots);
+    sdk::set_generation(info, SURGE_GENERATION_MAX_CONTEXT, model->max_context);
+    sdk::set_generation(info, SURGE_GENERATION_VOCAB_SIZE, vocab_size);
+    sdk::set_generation(info, SURGE_GENERATION_EOS_TOKEN, eos_token);
+    sdk::set_generation(info, SURGE_GENERATION_BOS_TOKEN, bos_token);
+  });
 }
 
 extern "C" SURGE_BACKEND_EXPORT surge_error* surge_generation_tokenize(surge_model*, const char* text,

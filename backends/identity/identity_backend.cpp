@@ -1,18 +1,29 @@
-// Test backend: output i is a copy of input i. Its parameters inject latency
-// and failures so scheduler and server tests can drive faults
-// deterministically instead of hoping for them.
+// Test backend: output i of each request is a copy of its input i. Its
+// parameters inject latency and failures so scheduler and server tests can
+// drive faults deterministically instead of hoping for them. Requests are
+// answered one by one, so a fault injected into one request leaves the
+// others of its batch alone.
 //
 // config.pbtxt parameters (all optional, string values):
 //   execute_delay_us      sleep this long in every execute, before anything else
-//   fail_on_value         fail the batch when an element of the first input
-//                         (numeric types other than FP16/BF16/BOOL) equals it
-//   fail_every_n_batches  fail every Nth execute of the model, counted across
-//                         all its instances; 0 disables
+//   fail_on_value         fail the request (not its batch) whose first input
+//                         has an element (numeric types other than
+//                         FP16/BF16/BOOL) equal to it, with an internal error
+//                         naming the value; the batch's other requests succeed
+//   fail_every_n_batches  fail every Nth execute of the model as a whole
+//                         (every request of the batch), counted across all
+//                         its instances; 0 disables
 //   crash_on_value        abort the whole process (std::abort) when an element
-//                         of the first input equals it: a poison request for
-//                         the worker-pool tests, which must survive it
+//                         of a request's first input equals it: a poison
+//                         request for the worker-pool tests, which must
+//                         survive it
 //   load_delay_ms         sleep this long while loading the model (a slow,
 //                         cold start)
+//
+// Config auto-complete: a config that declares inputs but no outputs gets
+// one output per input, of the same type and dims, named like the input
+// with INPUT replaced by OUTPUT ("INPUT0" -> "OUTPUT0"), or with "_OUTPUT"
+// appended when the name has no INPUT in it.
 #include <surge/backend_helpers.hpp>
 
 #include <atomic>
@@ -52,69 +63,113 @@ struct surge_instance {
 namespace {
 
 template <class T>
-bool contains_value(const surge_tensor& t, double target) {
+bool contains_value(std::span<const std::byte> bytes, double target) {
   // memcpy per element: the request body gives no alignment guarantee.
-  const auto* bytes = static_cast<const unsigned char*>(t.data);
-  const std::size_t count = t.byte_size / sizeof(T);
+  const std::size_t count = bytes.size() / sizeof(T);
   for (std::size_t i = 0; i < count; ++i) {
     T value;
-    std::memcpy(&value, bytes + i * sizeof(T), sizeof(T));
+    std::memcpy(&value, bytes.data() + i * sizeof(T), sizeof(T));
     if (static_cast<double>(value) == target) return true;
   }
   return false;
 }
 
-bool contains_value(const surge_tensor& t, double target) {
-  switch (t.data_type) {
-    case SURGE_TYPE_FP32: return contains_value<float>(t, target);
-    case SURGE_TYPE_FP64: return contains_value<double>(t, target);
-    case SURGE_TYPE_INT8: return contains_value<std::int8_t>(t, target);
-    case SURGE_TYPE_INT16: return contains_value<std::int16_t>(t, target);
-    case SURGE_TYPE_INT32: return contains_value<std::int32_t>(t, target);
-    case SURGE_TYPE_INT64: return contains_value<std::int64_t>(t, target);
-    case SURGE_TYPE_UINT8: return contains_value<std::uint8_t>(t, target);
-    case SURGE_TYPE_UINT16: return contains_value<std::uint16_t>(t, target);
-    case SURGE_TYPE_UINT32: return contains_value<std::uint32_t>(t, target);
-    case SURGE_TYPE_UINT64: return contains_value<std::uint64_t>(t, target);
+bool contains_value(const sdk::input_view& input, double target) {
+  const auto bytes = input.bytes();
+  switch (input.type()) {
+    case SURGE_TYPE_FP32: return contains_value<float>(bytes, target);
+    case SURGE_TYPE_FP64: return contains_value<double>(bytes, target);
+    case SURGE_TYPE_INT8: return contains_value<std::int8_t>(bytes, target);
+    case SURGE_TYPE_INT16: return contains_value<std::int16_t>(bytes, target);
+    case SURGE_TYPE_INT32: return contains_value<std::int32_t>(bytes, target);
+    case SURGE_TYPE_INT64: return contains_value<std::int64_t>(bytes, target);
+    case SURGE_TYPE_UINT8: return contains_value<std::uint8_t>(bytes, target);
+    case SURGE_TYPE_UINT16: return contains_value<std::uint16_t>(bytes, target);
+    case SURGE_TYPE_UINT32: return contains_value<std::uint32_t>(bytes, target);
+    case SURGE_TYPE_UINT64: return contains_value<std::uint64_t>(bytes, target);
     default: return false;
   }
 }
 
-const surge_tensor& find_input(const surge_tensor* inputs, std::uint32_t count, const std::string& name) {
-  for (std::uint32_t i = 0; i < count; ++i) {
-    if (inputs[i].name != nullptr && name == inputs[i].name) return inputs[i];
+std::string value_text(double value) {
+  std::string text = std::to_string(value);
+  while (text.size() > 1 && text.back() == '0') text.pop_back();
+  if (!text.empty() && text.back() == '.') text.pop_back();
+  return text;
+}
+
+// One request: checks its inputs, injects what the parameters ask for, then
+// copies each input to its output.
+void echo(const surge_model& model, const sdk::request_view& request, sdk::response& response) {
+  const auto first = request.input(model.tensors.front().input);
+  if (model.crash_on_value && contains_value(first, *model.crash_on_value)) std::abort();
+  if (model.fail_on_value && contains_value(first, *model.fail_on_value)) {
+    sdk::fail(SURGE_ERROR_INTERNAL, "injected failure: input '" + model.tensors.front().input + "' of request '" +
+                                        std::string(request.id()) + "' contains " + value_text(*model.fail_on_value) +
+                                        " (fail_on_value)");
   }
-  sdk::fail(SURGE_ERROR_INVALID_ARGUMENT, "missing input '" + name + "'");
+  for (const auto& t : model.tensors) {
+    const auto input = request.input(t.input);
+    if (input.type() != t.type) {
+      sdk::fail(SURGE_ERROR_INVALID_ARGUMENT, "input '" + t.input + "' is " + std::string(sdk::type_name(input.type())) +
+                                                  ", expected " + std::string(sdk::type_name(t.type)));
+    }
+    const auto size = sdk::element_size(t.type);
+    const auto count = sdk::element_count(input.shape());
+    if (size != 0 && (count < 0 || static_cast<std::uint64_t>(count) * size != input.byte_size())) {
+      sdk::fail(SURGE_ERROR_INVALID_ARGUMENT, "input '" + t.input + "' has " + std::to_string(input.byte_size()) +
+                                                  " bytes, shape " + sdk::shape_string(input.shape()) + " needs " +
+                                                  std::to_string(count * static_cast<std::int64_t>(size)));
+    }
+    response.output_copy(t.output, t.type, input.shape(), input.bytes());
+  }
 }
 
 }  // namespace
 
 SURGE_BACKEND_DEFINE_COMMON_EXPORTS();
 
-extern "C" SURGE_BACKEND_EXPORT surge_error* surge_model_create(const surge_model_spec* spec, surge_model** out) {
+extern "C" SURGE_BACKEND_EXPORT surge_error* surge_model_autocomplete(surge_model_info* raw) {
+  return sdk::guard([&] {
+    const sdk::model_info info(raw);
+    if (!info.outputs().empty()) return;
+    for (const auto& input : info.inputs()) {
+      std::string name(input.name);
+      if (const auto at = name.find("INPUT"); at != std::string::npos) {
+        name.replace(at, 5, "OUTPUT");
+      } else {
+        name += "_OUTPUT";
+      }
+      info.add_output(name, input.type, input.dims);
+    }
+  });
+}
+
+extern "C" SURGE_BACKEND_EXPORT surge_error* surge_model_create(surge_model_info* raw, surge_model** out) {
   *out = nullptr;
   return sdk::guard([&] {
+    const sdk::model_info info(raw);
     auto model = std::make_unique<surge_model>();
-    model->name = spec->model_name ? spec->model_name : "";
+    model->name = info.name();
 
-    const auto inputs = sdk::inputs_of(*spec);
-    const auto outputs = sdk::outputs_of(*spec);
+    const auto inputs = info.inputs();
+    const auto outputs = info.outputs();
     if (inputs.empty() || inputs.size() != outputs.size()) {
       sdk::fail(SURGE_ERROR_UNSUPPORTED, "identity model '" + model->name + "' needs as many outputs as inputs (" +
                                              std::to_string(inputs.size()) + " inputs, " +
                                              std::to_string(outputs.size()) + " outputs)");
     }
     for (std::size_t i = 0; i < inputs.size(); ++i) {
-      if (inputs[i].data_type != outputs[i].data_type) {
+      if (inputs[i].type != outputs[i].type) {
         sdk::fail(SURGE_ERROR_UNSUPPORTED, "identity output '" + std::string(outputs[i].name) + "' is " +
-                                               std::string(sdk::type_name(outputs[i].data_type)) + " but input '" +
-                                               inputs[i].name + "' is " +
-                                               std::string(sdk::type_name(inputs[i].data_type)));
+                                               std::string(sdk::type_name(outputs[i].type)) + " but input '" +
+                                               std::string(inputs[i].name) + "' is " +
+                                               std::string(sdk::type_name(inputs[i].type)));
       }
-      model->tensors.push_back({inputs[i].name, outputs[i].name, inputs[i].data_type});
+      model->tensors.push_back({std::string(inputs[i].name), std::string(outputs[i].name), inputs[i].type});
     }
 
-    const sdk::parameter_map parameters(*spec);
+    const sdk::parameter_map parameters(info);
     parameters.reject_unknown(
         {"execute_delay_us", "fail_on_value", "fail_every_n_batches", "crash_on_value", "load_delay_ms"});
     if (auto delay = parameters.get_int("execute_delay_us")) {
@@ -131,6 +186,8 @@ extern "C" SURGE_BACKEND_EXPORT surge_error* surge_model_create(const surge_mode
       if (*every < 0) sdk::fail(SURGE_ERROR_UNSUPPORTED, "parameter 'fail_every_n_batches' must not be negative");
       model->fail_every_n_batches = static_cast<std::uint64_t>(*every);
     }
+    // Copying never blocks; with a delay it sleeps, which is blocking.
+    if (model->execute_delay.count() == 0) info.set_capabilities(SURGE_CAPABILITY_SHORT_EXECUTE);
     *out = model.release();
   });
 }
@@ -145,13 +202,11 @@ extern "C" SURGE_BACKEND_EXPORT surge_error* surge_instance_create(surge_model* 
 
 extern "C" SURGE_BACKEND_EXPORT void surge_instance_delete(surge_instance* instance) { delete instance; }
 
-extern "C" SURGE_BACKEND_EXPORT surge_error* surge_instance_execute(surge_instance* instance,
-                                                                    const surge_tensor* inputs, uint32_t input_count,
-                                                                    surge_output_allocator allocate,
-                                                                    void* allocator_context) {
+extern "C" SURGE_BACKEND_EXPORT surge_error* surge_instance_execute(surge_instance* instance, surge_request** requests,
+                                                                    uint32_t request_count) {
   return sdk::guard([&] {
-    surge_model& model = *instance->model;
-    const std::uint64_t batch_number = model.batches_executed.fetch_add(1, std::memory_order_relaxed) + 1;
+    const surge_model& model = *instance->model;
+    const std::uint64_t batch_number = instance->model->batches_executed.fetch_add(1, std::memory_order_relaxed) + 1;
     if (model.execute_delay.count() > 0) std::this_thread::sleep_for(model.execute_delay);
 
     if (model.fail_every_n_batches != 0 && batch_number % model.fail_every_n_batches == 0) {
@@ -159,36 +214,8 @@ extern "C" SURGE_BACKEND_EXPORT surge_error* surge_instance_execute(surge_instan
                                           model.name + "' (fail_every_n_batches " +
                                           std::to_string(model.fail_every_n_batches) + ")");
     }
-
-    std::vector<const surge_tensor*> matched;
-    matched.reserve(model.tensors.size());
-    for (const auto& t : model.tensors) {
-      const surge_tensor& input = find_input(inputs, input_count, t.input);
-      if (input.data_type != t.type) {
-        sdk::fail(SURGE_ERROR_INVALID_ARGUMENT, "input '" + t.input + "' is " +
-                                                    std::string(sdk::type_name(input.data_type)) + ", expected " +
-                                                    std::string(sdk::type_name(t.type)));
-      }
-      const auto size = sdk::element_size(input.data_type);
-      const auto count = sdk::element_count(sdk::shape_of(input));
-      if (size != 0 && (count < 0 || static_cast<std::uint64_t>(count) * size != input.byte_size)) {
-        sdk::fail(SURGE_ERROR_INVALID_ARGUMENT, "input '" + t.input + "' has " + std::to_string(input.byte_size) +
-                                                    " bytes, shape " + sdk::shape_string(sdk::shape_of(input)) +
-                                                    " needs " + std::to_string(count * static_cast<std::int64_t>(size)));
-      }
-      matched.push_back(&input);
-    }
-
-    if (model.crash_on_value && contains_value(*matched.front(), *model.crash_on_value)) std::abort();
-    if (model.fail_on_value && contains_value(*matched.front(), *model.fail_on_value)) {
-      sdk::fail(SURGE_ERROR_INTERNAL, "injected failure");
-    }
-
-    for (std::size_t i = 0; i < matched.size(); ++i) {
-      const surge_tensor& input = *matched[i];
-      void* buffer = sdk::allocate_output(allocate, allocator_context, model.tensors[i].output, input.data_type,
-                                          sdk::shape_of(input), input.byte_size);
-      if (input.byte_size != 0) std::memcpy(buffer, input.data, input.byte_size);
+    for (auto* request : sdk::requests_of(requests, request_count)) {
+      sdk::answer(request, [&](const sdk::request_view& view, sdk::response& response) { echo(model, view, response); });
     }
   });
 }

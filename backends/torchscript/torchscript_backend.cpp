@@ -59,17 +59,16 @@ std::optional<c10::ScalarType> scalar_type_of(surge_data_type type) {
   }
 }
 
-std::vector<declared_tensor> declare(std::span<const surge_tensor_spec> specs, std::string_view role) {
+std::vector<declared_tensor> declare(const std::vector<sdk::tensor_spec_view>& specs, std::string_view role) {
   std::vector<declared_tensor> out;
   for (const auto& spec : specs) {
-    auto scalar = scalar_type_of(spec.data_type);
+    auto scalar = scalar_type_of(spec.type);
     if (!scalar) {
-      sdk::fail(SURGE_ERROR_UNSUPPORTED, std::string(role) + " '" + spec.name + "' has type " +
-                                             std::string(sdk::type_name(spec.data_type)) +
+      sdk::fail(SURGE_ERROR_UNSUPPORTED, std::string(role) + " '" + std::string(spec.name) + "' has type " +
+                                             std::string(sdk::type_name(spec.type)) +
                                              ", which TorchScript cannot represent");
     }
-    auto dims = sdk::dims_of(spec);
-    out.push_back({spec.name, spec.data_type, *scalar, {dims.begin(), dims.end()}});
+    out.push_back({std::string(spec.name), spec.type, *scalar, {spec.dims.begin(), spec.dims.end()}});
   }
   return out;
 }
@@ -180,42 +179,31 @@ void map_inputs(surge_model& model) {
   }
 }
 
-at::Tensor input_tensor(const declared_tensor& decl, const surge_tensor* inputs, std::uint32_t count) {
-  const surge_tensor* input = nullptr;
-  for (std::uint32_t i = 0; i < count && input == nullptr; ++i) {
-    if (inputs[i].name != nullptr && decl.name == inputs[i].name) input = &inputs[i];
+// Input `decl` of the whole batch as one tensor.
+at::Tensor input_tensor(const declared_tensor& decl, const sdk::gathered_input& input) {
+  if (input.type != decl.type) {
+    sdk::fail(SURGE_ERROR_INVALID_ARGUMENT, "input '" + decl.name + "' is " + std::string(sdk::type_name(input.type)) +
+                                                ", expected " + std::string(sdk::type_name(decl.type)));
   }
-  if (input == nullptr) sdk::fail(SURGE_ERROR_INVALID_ARGUMENT, "missing input '" + decl.name + "'");
-  if (input->data_type != decl.type) {
-    sdk::fail(SURGE_ERROR_INVALID_ARGUMENT, "input '" + decl.name + "' is " +
-                                                std::string(sdk::type_name(input->data_type)) + ", expected " +
-                                                std::string(sdk::type_name(decl.type)));
-  }
-  const auto shape = sdk::shape_of(*input);
-  const auto element_size = sdk::element_size(input->data_type);
-  const auto elements = sdk::element_count(shape);
-  if (elements < 0 || static_cast<std::uint64_t>(elements) * element_size != input->byte_size) {
-    sdk::fail(SURGE_ERROR_INVALID_ARGUMENT, "input '" + decl.name + "' has " + std::to_string(input->byte_size) +
-                                                " bytes, shape " + sdk::shape_string(shape) + " needs " +
+  const auto bytes = input.bytes();
+  const auto element_size = sdk::element_size(input.type);
+  const auto elements = sdk::element_count(input.shape);
+  if (elements < 0 || static_cast<std::uint64_t>(elements) * element_size != bytes.size()) {
+    sdk::fail(SURGE_ERROR_INVALID_ARGUMENT, "input '" + decl.name + "' has " + std::to_string(bytes.size()) +
+                                                " bytes, shape " + sdk::shape_string(input.shape) + " needs " +
                                                 std::to_string(elements * static_cast<std::int64_t>(element_size)));
   }
   const auto options = at::TensorOptions().dtype(decl.scalar_type).device(at::kCPU);
-  const at::IntArrayRef sizes(shape.data(), shape.size());
-  // Zero-copy view of the server's bytes, which the ABI lends read-only: a
-  // model that modifies an input in place breaks that contract. The server
-  // guarantees nothing about alignment (inputs may sit inside a request body),
-  // so a misaligned input is copied rather than handed to kernels that assume
-  // natural alignment.
-  if (elements == 0 || reinterpret_cast<std::uintptr_t>(input->data) % element_size != 0) {
-    auto copy = at::empty(sizes, options);
-    if (elements != 0) std::memcpy(copy.data_ptr(), input->data, input->byte_size);
-    return copy;
-  }
-  return torch::from_blob(const_cast<void*>(input->data), sizes, options);
+  const at::IntArrayRef sizes(input.shape.data(), input.shape.size());
+  if (elements == 0) return at::empty(sizes, options);
+  // Zero-copy view of bytes the server lends read-only (or of gather()'s
+  // copy, which is aligned): a model that modifies an input in place breaks
+  // that contract.
+  return torch::from_blob(const_cast<std::byte*>(bytes.data()), sizes, options);
 }
 
 void write_output(const declared_tensor& decl, const c10::IValue& value, std::int64_t batch_size,
-                  surge_output_allocator allocate, void* context) {
+                  std::vector<sdk::response>& responses, std::span<const std::int64_t> rows) {
   if (!value.isTensor()) {
     sdk::fail(SURGE_ERROR_INTERNAL, "forward() returned " + value.tagKind() + " for output '" + decl.name +
                                         "', expected a Tensor");
@@ -244,14 +232,13 @@ void write_output(const declared_tensor& decl, const c10::IValue& value, std::in
                                         sdk::shape_string(expected));
   }
 
-  const auto byte_size = static_cast<std::uint64_t>(t.numel()) * t.element_size();
-  void* buffer =
-      sdk::allocate_output(allocate, context, decl.name, decl.type, {sizes.data(), sizes.size()}, byte_size);
-  if (byte_size != 0) std::memcpy(buffer, t.data_ptr(), byte_size);
+  const auto byte_size = static_cast<std::size_t>(t.numel()) * t.element_size();
+  sdk::scatter(responses, rows, decl.name, decl.type, {sizes.data(), sizes.size()},
+               {static_cast<const std::byte*>(t.data_ptr()), byte_size});
 }
 
 void write_outputs(const surge_model& model, const c10::IValue& result, std::int64_t batch_size,
-                   surge_output_allocator allocate, void* context) {
+                   std::vector<sdk::response>& responses, std::span<const std::int64_t> rows) {
   const auto& outputs = model.outputs;
   auto expect_count = [&](std::size_t returned) {
     if (returned != outputs.size()) {
@@ -262,15 +249,15 @@ void write_outputs(const surge_model& model, const c10::IValue& result, std::int
   };
   if (result.isTensor()) {
     expect_count(1);
-    write_output(outputs[0], result, batch_size, allocate, context);
+    write_output(outputs[0], result, batch_size, responses, rows);
   } else if (result.isTuple()) {
     const auto& elements = result.toTupleRef().elements();
     expect_count(elements.size());
-    for (std::size_t i = 0; i < outputs.size(); ++i) write_output(outputs[i], elements[i], batch_size, allocate, context);
+    for (std::size_t i = 0; i < outputs.size(); ++i) write_output(outputs[i], elements[i], batch_size, responses, rows);
   } else if (result.isList()) {
     const auto elements = result.toListRef();
     expect_count(elements.size());
-    for (std::size_t i = 0; i < outputs.size(); ++i) write_output(outputs[i], elements[i], batch_size, allocate, context);
+    for (std::size_t i = 0; i < outputs.size(); ++i) write_output(outputs[i], elements[i], batch_size, responses, rows);
   } else if (result.isGenericDict()) {
     const auto dict = result.toGenericDict();
     for (const auto& decl : outputs) {
@@ -279,7 +266,7 @@ void write_outputs(const surge_model& model, const c10::IValue& result, std::int
         sdk::fail(SURGE_ERROR_INTERNAL, "forward() of model '" + model.name + "' returned a dict without output '" +
                                             decl.name + "'");
       }
-      write_output(decl, it->value(), batch_size, allocate, context);
+      write_output(decl, it->value(), batch_size, responses, rows);
     }
   } else {
     sdk::fail(SURGE_ERROR_INTERNAL, "forward() of model '" + model.name + "' returned " + result.tagKind() +
@@ -291,23 +278,21 @@ void write_outputs(const surge_model& model, const c10::IValue& result, std::int
 
 SURGE_BACKEND_DEFINE_COMMON_EXPORTS();
 
-extern "C" SURGE_BACKEND_EXPORT surge_error* surge_model_create(const surge_model_spec* spec, surge_model** out) {
+extern "C" SURGE_BACKEND_EXPORT surge_error* surge_model_create(surge_model_info* raw, surge_model** out) {
   *out = nullptr;
   return sdk::guard([&] {
+    const sdk::model_info info(raw);
     auto model = std::make_unique<surge_model>();
-    model->name = spec->model_name ? spec->model_name : "";
-    model->batched = spec->max_batch_size > 0;
-    model->inputs = declare(sdk::inputs_of(*spec), "input");
-    model->outputs = declare(sdk::outputs_of(*spec), "output");
+    model->name = info.name();
+    model->batched = info.batched();
+    model->inputs = declare(info.inputs(), "input");
+    model->outputs = declare(info.outputs(), "output");
     if (model->outputs.empty()) sdk::fail(SURGE_ERROR_UNSUPPORTED, "model '" + model->name + "' declares no outputs");
 
-    const sdk::parameter_map parameters(*spec);
+    const sdk::parameter_map parameters(info);
     parameters.reject_unknown({"intra_op_threads", "inter_op_threads"});
 
-    const std::string filename = spec->default_model_filename && *spec->default_model_filename
-                                     ? spec->default_model_filename
-                                     : "model.pt";
-    model->file = std::filesystem::path(spec->version_directory ? spec->version_directory : "") / filename;
+    model->file = std::filesystem::path(info.version_directory()) / info.model_filename("model.pt");
     std::error_code ec;
     if (!std::filesystem::is_regular_file(model->file, ec)) {
       sdk::fail(SURGE_ERROR_UNSUPPORTED, "model file '" + model->file.string() + "' not found");
@@ -335,20 +320,25 @@ extern "C" SURGE_BACKEND_EXPORT surge_error* surge_instance_create(surge_model* 
 
 extern "C" SURGE_BACKEND_EXPORT void surge_instance_delete(surge_instance* instance) { delete instance; }
 
-extern "C" SURGE_BACKEND_EXPORT surge_error* surge_instance_execute(surge_instance* instance,
-                                                                    const surge_tensor* inputs, uint32_t input_count,
-                                                                    surge_output_allocator allocate,
-                                                                    void* allocator_context) {
+// The batch runs as one forward(): each input concatenated across the
+// requests, each output split back into one response per request.
+extern "C" SURGE_BACKEND_EXPORT surge_error* surge_instance_execute(surge_instance* instance, surge_request** requests,
+                                                                    uint32_t request_count) {
   return sdk::guard([&] {
     surge_model& model = *instance->model;
     surge::torch_threads::reapply_intra_op_threads(model.intra_op_threads);
     c10::InferenceMode inference_mode;
+    const auto batch = sdk::requests_of(requests, request_count);
 
+    // Outlive forward(): the tensors may be views of their bytes.
+    std::vector<sdk::gathered_input> gathered;
+    gathered.reserve(model.inputs.size());
     std::vector<c10::IValue> positional;
     std::unordered_map<std::string, c10::IValue> named;
     std::int64_t batch_size = -1;
     for (const auto& decl : model.inputs) {
-      at::Tensor t = input_tensor(decl, inputs, input_count);
+      gathered.push_back(sdk::gather(batch, decl.name));
+      at::Tensor t = input_tensor(decl, gathered.back());
       if (model.batched && batch_size < 0) {
         if (t.dim() == 0) sdk::fail(SURGE_ERROR_INVALID_ARGUMENT, "input '" + decl.name + "' has no batch dimension");
         batch_size = t.size(0);
@@ -368,6 +358,10 @@ extern "C" SURGE_BACKEND_EXPORT surge_error* surge_instance_execute(surge_instan
     } catch (const std::exception& e) {
       sdk::fail(SURGE_ERROR_INTERNAL, "forward() of model '" + model.name + "' failed: " + last_line(e.what()));
     }
-    write_outputs(model, result, batch_size, allocate, allocator_context);
+    auto responses = sdk::responses_for(batch);
+    const std::vector<std::int64_t> rows =
+        gathered.empty() ? std::vector<std::int64_t>(batch.size(), 1) : gathered.front().rows;
+    write_outputs(model, result, batch_size, responses, rows);
+    sdk::send_all(responses);
   });
 }

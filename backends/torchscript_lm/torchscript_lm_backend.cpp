@@ -1,4 +1,4 @@
-// TorchScript language-model backend (generative ABI 1.1): serves a
+// TorchScript language-model backend (the generative backend API): serves a
 // decoder-only model written by scripts/train_lm.py from
 // <version_directory>/<default_model_filename or model.pt>, with the
 // SentencePiece tokenizer <version_directory>/tokenizer.model.
@@ -88,13 +88,14 @@ at::Tensor int64_tensor(std::vector<std::int64_t> values) {
 
 SURGE_BACKEND_DEFINE_COMMON_EXPORTS();
 
-extern "C" SURGE_BACKEND_EXPORT surge_error* surge_model_create(const surge_model_spec* spec, surge_model** out) {
+extern "C" SURGE_BACKEND_EXPORT surge_error* surge_model_create(surge_model_info* raw, surge_model** out) {
   *out = nullptr;
   return sdk::guard([&] {
+    const sdk::model_info info(raw);
     auto model = std::make_unique<surge_model>();
-    model->name = spec->model_name ? spec->model_name : "";
+    model->name = info.name();
 
-    const sdk::parameter_map parameters(*spec);
+    const sdk::parameter_map parameters(info);
     parameters.reject_unknown({"kv_slots", "intra_op_threads"});
     if (auto slots = parameters.get_int("kv_slots")) {
       if (*slots < 1 || *slots > 65536) {
@@ -108,9 +109,8 @@ extern "C" SURGE_BACKEND_EXPORT surge_error* surge_model_create(const surge_mode
       model->intra_op_threads = static_cast<int>(*intra);
     }
 
-    const std::filesystem::path directory = spec->version_directory ? spec->version_directory : "";
-    const std::string filename =
-        spec->default_model_filename && *spec->default_model_filename ? spec->default_model_filename : "model.pt";
+    const std::filesystem::path directory = info.version_directory();
+    const std::string filename = info.model_filename("model.pt");
     model->module.emplace(directory / filename);
     model->text.emplace(directory / "tokenizer.model");
 
@@ -144,11 +144,8 @@ extern "C" SURGE_BACKEND_EXPORT surge_error* surge_instance_create(surge_model* 
 
 extern "C" SURGE_BACKEND_EXPORT void surge_instance_delete(surge_instance* instance) { delete instance; }
 
-extern "C" SURGE_BACKEND_EXPORT surge_error* surge_instance_execute(surge_instance* instance,
-                                                                    const surge_tensor* inputs, uint32_t input_count,
-                                                                    surge_output_allocator allocate,
-                                                                    void* allocator_context) {
-  return sdk::make_error(SURGE_ERROR_UNSUPPORTED, "generative model: use the sequence API");
+extern "C" SURGE_BACKEND_EXPORT surge_error* surge_instance_execute(surge_instance*, surge_request**, uint32_t) {
+  return surge_error_new(SURGE_ERROR_UNSUPPORTED, "generative model: use the sequence API");
 }
 
 // ---- generation -------------------------------------------------------------
@@ -157,11 +154,11 @@ extern "C" SURGE_BACKEND_EXPORT surge_error* surge_generation_info_get(surge_mod
                                                                        surge_generation_info* info) {
   return sdk::guard([&] {
     const auto& d = model->module->dimensions();
-    info->max_sequences = model->kv_slots;
-    info->max_context = static_cast<std::uint32_t>(d.max_context);
-    info->vocab_size = static_cast<std::uint32_t>(d.vocab_size);
-    info->eos_token = model->text->eos_token();
-    info->bos_token = model->text->bos_token();
+    sdk::set_generation(info, SURGE_GENERATION_MAX_SEQUENCES, model->kv_slots);
+    sdk::set_generation(info, SURGE_GENERATION_MAX_CONTEXT, d.max_context);
+    sdk::set_generation(info, SURGE_GENERATION_VOCAB_SIZE, d.vocab_size);
+    sdk::set_generation(info, SURGE_GENERATION_EOS_TOKEN, model->text->eos_token());
+    sdk::set_generation(info, SURGE_GENERATION_BOS_TOKEN, model->text->bos_token());
   });
 }
 

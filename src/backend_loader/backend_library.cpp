@@ -2,101 +2,51 @@
 
 #include <dlfcn.h>
 
-#include <algorithm>
-#include <new>
+#include <iostream>
+#include <map>
+#include <mutex>
 #include <system_error>
+
+#include "backend_loader/abi_handles.hpp"
 
 namespace surge {
 namespace {
 
-std::string shape_string(const std::int64_t* shape, std::uint32_t rank) {
-  std::string s = "[";
-  for (std::uint32_t i = 0; i < rank; ++i) {
-    if (i) s += ", ";
-    s += std::to_string(shape[i]);
-  }
-  return s + "]";
-}
-
-error_code error_code_from(surge_error_code code) {
-  switch (code) {
-    case SURGE_ERROR_INVALID_ARGUMENT: return error_code::invalid_argument;
-    case SURGE_ERROR_UNAVAILABLE: return error_code::not_ready;
-    case SURGE_ERROR_INTERNAL:
-    case SURGE_ERROR_UNSUPPORTED:
-    default: return error_code::internal;
-  }
-}
-
-bool is_valid(data_type type) { return type == data_type::bytes || element_size(type) != 0; }
-
-// Where the server's allocator callback puts the outputs of one execute().
-struct output_collector {
-  const backend_model_spec* spec;
-  std::vector<tensor> outputs;
-  // Why the last allocation was refused, added to the backend's error so the
-  // message says which side objected.
-  std::string refusal;
+// Every loaded library, so that a second load of the same file shares the
+// first one's object (and its one surge_backend_initialize). Libraries are
+// created and destroyed under the lock, so a finalize never overlaps the
+// initialize of the same library loaded again.
+struct loaded_libraries {
+  // Recursive: a library that fails to load is destroyed (its deleter locks)
+  // while load_file still holds the lock.
+  std::recursive_mutex mutex;
+  std::map<std::filesystem::path, std::weak_ptr<backend_library>> by_path;  // guarded by mutex
 };
 
-std::string check_output(const backend_model_spec& spec, const std::vector<tensor>& already, const char* name,
-                         surge_data_type raw_type, const std::int64_t* shape, std::uint32_t rank,
-                         std::uint64_t byte_size) {
-  if (name == nullptr) return "an output without a name";
-  const auto declared = std::find_if(spec.outputs.begin(), spec.outputs.end(),
-                                     [&](const tensor_spec& s) { return s.name == name; });
-  if (declared == spec.outputs.end()) return std::string("output '") + name + "' is not declared by the model";
-  if (std::any_of(already.begin(), already.end(), [&](const tensor& t) { return t.name == name; })) {
-    return std::string("output '") + name + "' allocated twice";
-  }
-  const auto type = static_cast<data_type>(raw_type);
-  if (type != declared->type) {
-    return std::string("output '") + name + "' is " + std::string(kserve_name(type)) + ", the model declares " +
-           std::string(kserve_name(declared->type));
-  }
-  if (rank != 0 && shape == nullptr) return std::string("output '") + name + "' has no shape";
-
-  const std::uint32_t batch_rank = spec.max_batch_size > 0 ? 1 : 0;
-  bool shape_ok = rank == declared->dims.size() + batch_rank;
-  std::uint64_t elements = 1;
-  for (std::uint32_t i = 0; shape_ok && i < rank; ++i) {
-    shape_ok = shape[i] >= 0 && (i < batch_rank || declared->dims[i - batch_rank] == -1 ||
-                                 declared->dims[i - batch_rank] == shape[i]);
-    elements *= static_cast<std::uint64_t>(shape[i]);
-  }
-  if (!shape_ok) {
-    return std::string("output '") + name + "' has shape " + shape_string(shape, rank) +
-           ", which does not match the model's dims";
-  }
-  if (type != data_type::bytes && elements * element_size(type) != byte_size) {
-    return std::string("output '") + name + "' of shape " + shape_string(shape, rank) + " asked for " +
-           std::to_string(byte_size) + " bytes, needs " + std::to_string(elements * element_size(type));
-  }
-  return {};
+loaded_libraries& libraries() {
+  // Never destroyed: a library released during exit still finds it.
+  static auto* instance = new loaded_libraries;
+  return *instance;
 }
 
-// The surge_output_allocator handed to backends. Called from C: never throws.
-void* allocate_output(void* context, const char* name, surge_data_type type, const std::int64_t* shape,
-                      std::uint32_t rank, std::uint64_t byte_size) noexcept {
-  auto& collector = *static_cast<output_collector*>(context);
-  try {
-    collector.refusal = check_output(*collector.spec, collector.outputs, name, type, shape, rank, byte_size);
-    if (!collector.refusal.empty()) return nullptr;
-    collector.outputs.push_back(make_owned_tensor(name, static_cast<data_type>(type),
-                                                  std::vector<std::int64_t>(shape, shape + rank),
-                                                  static_cast<std::size_t>(byte_size)));
-    return mutable_data(collector.outputs.back());
-  } catch (const std::bad_alloc&) {
-    collector.refusal = "out of memory for output '" + std::string(name ? name : "") + "'";
-  } catch (...) {
-    collector.refusal = "unexpected failure allocating an output";
-  }
-  return nullptr;
+std::string version_string(std::uint32_t major, std::uint32_t minor) {
+  return std::to_string(major) + "." + std::to_string(minor);
+}
+
+// The symbol a failed dlopen names when a backend calls a server function
+// this program does not export: "undefined symbol: surge_...".
+std::string dlopen_hint(const std::string& why) {
+  const std::string marker = "undefined symbol: surge_";
+  const auto at = why.find(marker);
+  if (at == std::string::npos) return {};
+  auto symbol = why.substr(at + marker.size() - 6);
+  if (const auto end = symbol.find_first_of(" ,\n"); end != std::string::npos) symbol.resize(end);
+  return " (the backend calls server function '" + symbol + "', which this server, backend API " +
+         version_string(SURGE_BACKEND_API_MAJOR, SURGE_BACKEND_API_MINOR) +
+         ", does not provide: it was built for a newer minor version)";
 }
 
 }  // namespace
-
-// ---- backend_library ------------------------------------------------------
 
 std::filesystem::path backend_library::library_path(const std::filesystem::path& backend_dir, std::string_view name) {
   return backend_dir / ("libsurge_backend_" + std::string(name) + ".so");
@@ -114,16 +64,41 @@ std::variant<std::shared_ptr<backend_library>, error> backend_library::load_file
   if (!std::filesystem::is_regular_file(path, ec)) {
     return make_error(error_code::not_found, label + " not found: no library at " + path.string());
   }
+  // Backends bind to the server's functions when they are opened; a program
+  // that does not export them (not linked with ENABLE_EXPORTS) cannot load
+  // any backend, and should say so rather than report the first symbol.
+  if (dlsym(RTLD_DEFAULT, "surge_error_new") == nullptr) {
+    return make_error(error_code::internal,
+                      label + ": cannot load " + path.string() +
+                          ": this program does not export the surge server API (surge_error_new and the other "
+                          "SURGE_SERVER_API functions of surge/backend.h); link it with ENABLE_EXPORTS (-rdynamic) "
+                          "and the backend_loader server API objects");
+  }
+  auto canonical = std::filesystem::weakly_canonical(path, ec);
+  if (ec) canonical = path;
+
+  auto& loaded = libraries();
+  std::lock_guard lock(loaded.mutex);
+  if (auto existing = loaded.by_path[canonical].lock()) return existing;
+
   // RTLD_LOCAL keeps each backend's dependencies (one libtorch, another
-  // onnxruntime) from resolving against each other's symbols.
+  // onnxruntime) from resolving against each other's symbols. RTLD_NOW
+  // binds the server functions the backend calls now, so a missing one is a
+  // load error instead of a crash mid-request.
   void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr) {
     const char* why = dlerror();
-    return make_error(error_code::internal, label + ": cannot load " + path.string() + ": " + (why ? why : "unknown"));
+    const std::string reason = why ? why : "unknown";
+    return make_error(error_code::internal,
+                      label + ": cannot load " + path.string() + ": " + reason + dlopen_hint(reason));
   }
-  // From here the library owns the handle and closes it on every path.
-  std::shared_ptr<backend_library> library(new backend_library(std::string(name), path, handle));
-
+  // From here the library owns the handle and closes it on every path. Its
+  // deleter takes the lock, so destruction is serialized with loads.
+  std::shared_ptr<backend_library> library(new backend_library(std::string(name), canonical, handle),
+                                           [](backend_library* doomed) {
+                                             std::lock_guard guard(libraries().mutex);
+                                             delete doomed;
+                                           });
   auto resolve = [&](auto& slot, const char* symbol) -> bool {
     dlerror();
     void* address = dlsym(handle, symbol);
@@ -131,11 +106,28 @@ std::variant<std::shared_ptr<backend_library>, error> backend_library::load_file
     return address != nullptr;
   };
   auto& fn = library->fn_;
+  const auto missing = [&](const char* symbol) {
+    return make_error(error_code::internal,
+                      label + " (" + path.string() + ") does not export '" + symbol + "'; is it a surge backend?");
+  };
+
+  // The version first: a library built for another major may export a
+  // different set of functions, and the version says why better than a
+  // missing symbol would.
+  if (!resolve(fn.api_version, "surge_backend_api_version")) return missing("surge_backend_api_version");
+  std::uint32_t major = 0;
+  std::uint32_t minor = 0;
+  fn.api_version(&major, &minor);
+  library->api_version_ = {major, minor};
+  if (major != SURGE_BACKEND_API_MAJOR || minor > SURGE_BACKEND_API_MINOR) {
+    return make_error(error_code::internal,
+                      label + " (" + path.string() + ") was built for backend API " + version_string(major, minor) +
+                          ", but this server implements " +
+                          version_string(SURGE_BACKEND_API_MAJOR, SURGE_BACKEND_API_MINOR) +
+                          " (the major version must match and the minor must not be newer)");
+  }
+
   const std::pair<bool, const char*> resolved[] = {
-      {resolve(fn.api_version, "surge_backend_api_version"), "surge_backend_api_version"},
-      {resolve(fn.error_code_of, "surge_error_code_of"), "surge_error_code_of"},
-      {resolve(fn.error_message, "surge_error_message"), "surge_error_message"},
-      {resolve(fn.error_delete, "surge_error_delete"), "surge_error_delete"},
       {resolve(fn.model_create, "surge_model_create"), "surge_model_create"},
       {resolve(fn.model_delete, "surge_model_delete"), "surge_model_delete"},
       {resolve(fn.instance_create, "surge_instance_create"), "surge_instance_create"},
@@ -143,12 +135,13 @@ std::variant<std::shared_ptr<backend_library>, error> backend_library::load_file
       {resolve(fn.instance_execute, "surge_instance_execute"), "surge_instance_execute"},
   };
   for (const auto& [found, symbol] : resolved) {
-    if (!found) {
-      return make_error(error_code::internal,
-                        label + " (" + path.string() + ") does not export '" + symbol + "'; is it a surge backend?");
-    }
+    if (!found) return missing(symbol);
   }
-  // Optional: a backend exports all of these or is not generative.
+  resolve(fn.backend_initialize, "surge_backend_initialize");
+  resolve(fn.backend_finalize, "surge_backend_finalize");
+  resolve(fn.model_autocomplete, "surge_model_autocomplete");
+  resolve(fn.model_statistics, "surge_model_statistics");
+  // A backend exports all of these or is not generative.
   resolve(fn.generation_info_get, "surge_generation_info_get");
   resolve(fn.generation_tokenize, "surge_generation_tokenize");
   resolve(fn.generation_detokenize, "surge_generation_detokenize");
@@ -156,24 +149,33 @@ std::variant<std::shared_ptr<backend_library>, error> backend_library::load_file
   resolve(fn.sequence_step, "surge_sequence_step");
   resolve(fn.sequence_release, "surge_sequence_release");
 
-  std::uint32_t major = 0;
-  std::uint32_t minor = 0;
-  fn.api_version(&major, &minor);
-  library->api_version_ = {major, minor};
-  if (major != SURGE_BACKEND_API_MAJOR || minor > SURGE_BACKEND_API_MINOR) {
-    return make_error(error_code::internal,
-                      label + " (" + path.string() + ") was built for backend API " + std::to_string(major) + "." +
-                          std::to_string(minor) + ", but this server implements " +
-                          std::to_string(SURGE_BACKEND_API_MAJOR) + "." + std::to_string(SURGE_BACKEND_API_MINOR) +
-                          " (the major version must match and the minor must not be newer)");
+  if (fn.backend_initialize != nullptr) {
+    if (surge_error* failure = fn.backend_initialize(library->handle())) {
+      auto e = abi::take_error(failure);
+      e.message = label + " (" + path.string() + ") failed to initialize: " + e.message;
+      return e;
+    }
   }
+  library->initialized_ = true;
+  loaded.by_path[canonical] = library;
   return library;
 }
 
 backend_library::backend_library(std::string name, std::filesystem::path path, void* handle)
-    : name_(std::move(name)), path_(std::move(path)), handle_(handle) {}
+    : name_(std::move(name)), path_(std::move(path)), handle_(handle), backend_(std::make_unique<surge_backend>()) {
+  backend_->name = name_;
+  backend_->directory = path_.parent_path().string();
+}
 
-backend_library::~backend_library() { dlclose(handle_); }
+backend_library::~backend_library() {
+  if (initialized_ && fn_.backend_finalize != nullptr) {
+    if (surge_error* failure = fn_.backend_finalize(backend_.get())) {
+      std::cerr << "surge: backend '" << name_ << "' failed to finalize: " << abi::take_error(failure).message
+                << std::endl;
+    }
+  }
+  dlclose(handle_);
+}
 
 bool backend_library::generative() const {
   return fn_.generation_info_get && fn_.generation_tokenize && fn_.generation_detokenize && fn_.sequence_prefill &&
@@ -182,229 +184,7 @@ bool backend_library::generative() const {
 
 error backend_library::take_error(surge_error* raw, std::string_view context) const {
   if (raw == nullptr) return make_error(error_code::internal, std::string(context));
-  const char* message = fn_.error_message(raw);
-  error result = make_error(error_code_from(fn_.error_code_of(raw)), message ? message : "");
-  fn_.error_delete(raw);
-  return result;
-}
-
-// ---- backend_model --------------------------------------------------------
-
-std::variant<std::shared_ptr<backend_model>, error> backend_model::create(std::shared_ptr<backend_library> library,
-                                                                        backend_model_spec spec) {
-  const std::string label = "backend '" + library->name() + "' cannot load model '" + spec.model_name + "'";
-  for (const auto* list : {&spec.inputs, &spec.outputs}) {
-    for (const auto& t : *list) {
-      if (!is_valid(t.type)) return make_error(error_code::internal, label + ": tensor '" + t.name + "' has no type");
-    }
-  }
-
-  // C views of the spec; they borrow from `spec`, which outlives the call.
-  auto views = [](const std::vector<tensor_spec>& specs) {
-    std::vector<surge_tensor_spec> out;
-    out.reserve(specs.size());
-    for (const auto& s : specs) {
-      out.push_back({s.name.c_str(), static_cast<surge_data_type>(s.type), s.dims.data(),
-                     static_cast<std::uint32_t>(s.dims.size())});
-    }
-    return out;
-  };
-  const auto inputs = views(spec.inputs);
-  const auto outputs = views(spec.outputs);
-  std::vector<surge_parameter> parameters;
-  parameters.reserve(spec.parameters.size());
-  for (const auto& [key, value] : spec.parameters) parameters.push_back({key.c_str(), value.c_str()});
-  const std::string version_directory = spec.version_directory.string();
-
-  const surge_model_spec raw{
-      spec.model_name.c_str(),
-      spec.version,
-      version_directory.c_str(),
-      spec.max_batch_size,
-      inputs.data(),
-      static_cast<std::uint32_t>(inputs.size()),
-      outputs.data(),
-      static_cast<std::uint32_t>(outputs.size()),
-      parameters.data(),
-      static_cast<std::uint32_t>(parameters.size()),
-      spec.default_model_filename.c_str(),
-  };
-
-  surge_model* handle = nullptr;
-  if (surge_error* failure = library->fn().model_create(&raw, &handle)) {
-    error e = library->take_error(failure, label);
-    e.message = label + ": " + e.message;
-    return e;
-  }
-  if (handle == nullptr) return make_error(error_code::internal, label + ": the backend returned no model");
-  return std::shared_ptr<backend_model>(new backend_model(std::move(library), std::move(spec), handle));
-}
-
-backend_model::backend_model(std::shared_ptr<backend_library> library, backend_model_spec spec, surge_model* handle)
-    : library_(std::move(library)), spec_(std::move(spec)), handle_(handle) {}
-
-backend_model::~backend_model() { library_->fn().model_delete(handle_); }
-
-namespace {
-
-error not_generative(const backend_library& library) {
-  return make_error(error_code::internal, "backend '" + library.name() + "' does not implement the generative API");
-}
-
-}  // namespace
-
-std::variant<surge_generation_info, error> backend_model::generation_info() const {
-  if (!library_->generative()) return not_generative(*library_);
-  surge_generation_info info{};
-  if (surge_error* failure = library_->fn().generation_info_get(handle_, &info)) {
-    return library_->take_error(failure, "generation_info_get failed");
-  }
-  return info;
-}
-
-std::variant<std::vector<std::int32_t>, error> backend_model::tokenize(std::string_view text) const {
-  if (!library_->generative()) return not_generative(*library_);
-  std::vector<std::int32_t> tokens(text.size() + 8);
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    std::uint32_t count = 0;
-    if (surge_error* failure = library_->fn().generation_tokenize(
-            handle_, text.data(), text.size(), tokens.data(), static_cast<std::uint32_t>(tokens.size()), &count)) {
-      return library_->take_error(failure, "tokenize failed");
-    }
-    if (count <= tokens.size()) {
-      tokens.resize(count);
-      return tokens;
-    }
-    tokens.resize(count);
-  }
-  return make_error(error_code::internal, "backend '" + library_->name() + "' changed its token count between calls");
-}
-
-std::variant<std::string, error> backend_model::detokenize(std::span<const std::int32_t> tokens) const {
-  if (!library_->generative()) return not_generative(*library_);
-  std::string text(tokens.size() * 8 + 16, '\0');
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    std::uint64_t length = 0;
-    if (surge_error* failure = library_->fn().generation_detokenize(
-            handle_, tokens.data(), static_cast<std::uint32_t>(tokens.size()), text.data(), text.size(), &length)) {
-      return library_->take_error(failure, "detokenize failed");
-    }
-    if (length <= text.size()) {
-      text.resize(length);
-      return text;
-    }
-    text.resize(length);
-  }
-  return make_error(error_code::internal, "backend '" + library_->name() + "' changed its text length between calls");
-}
-
-// ---- backend_instance_handle ----------------------------------------------
-
-std::variant<backend_instance_handle, error> backend_instance_handle::create(std::shared_ptr<backend_model> model,
-                                                                             std::uint32_t index) {
-  const auto& library = *model->library();
-  surge_instance* handle = nullptr;
-  const std::string label = "backend '" + library.name() + "' cannot create instance " + std::to_string(index) +
-                            " of model '" + model->spec().model_name + "'";
-  if (surge_error* failure = library.fn().instance_create(model->handle(), index, &handle)) {
-    error e = library.take_error(failure, label);
-    e.message = label + ": " + e.message;
-    return e;
-  }
-  if (handle == nullptr) return make_error(error_code::internal, label + ": the backend returned no instance");
-  return backend_instance_handle(std::move(model), index, handle);
-}
-
-backend_instance_handle::backend_instance_handle(std::shared_ptr<backend_model> model, std::uint32_t index,
-                                                 surge_instance* handle)
-    : model_(std::move(model)), index_(index), handle_(handle) {}
-
-backend_instance_handle::~backend_instance_handle() { reset(); }
-
-backend_instance_handle::backend_instance_handle(backend_instance_handle&& other) noexcept
-    : model_(std::move(other.model_)), index_(other.index_), handle_(std::exchange(other.handle_, nullptr)) {}
-
-backend_instance_handle& backend_instance_handle::operator=(backend_instance_handle&& other) noexcept {
-  if (this != &other) {
-    reset();
-    model_ = std::move(other.model_);
-    index_ = other.index_;
-    handle_ = std::exchange(other.handle_, nullptr);
-  }
-  return *this;
-}
-
-void backend_instance_handle::reset() noexcept {
-  if (handle_ != nullptr) model_->library()->fn().instance_delete(handle_);
-  handle_ = nullptr;
-  model_.reset();
-}
-
-std::optional<error> backend_instance_handle::prefill(std::uint32_t slot, std::span<const std::int32_t> tokens,
-                                                     std::span<float> logits) {
-  const auto& library = *model_->library();
-  if (!library.generative()) return not_generative(library);
-  if (surge_error* failure = library.fn().sequence_prefill(handle_, slot, tokens.data(),
-                                                            static_cast<std::uint32_t>(tokens.size()), logits.data())) {
-    return library.take_error(failure, "prefill failed");
-  }
-  return std::nullopt;
-}
-
-std::optional<error> backend_instance_handle::step(std::span<const std::uint32_t> slots,
-                                                  std::span<const std::int32_t> tokens,
-                                                  std::span<const std::uint32_t> positions, std::span<float> logits) {
-  const auto& library = *model_->library();
-  if (!library.generative()) return not_generative(library);
-  if (surge_error* failure = library.fn().sequence_step(handle_, slots.data(), tokens.data(), positions.data(),
-                                                         static_cast<std::uint32_t>(slots.size()), logits.data())) {
-    return library.take_error(failure, "step failed");
-  }
-  return std::nullopt;
-}
-
-void backend_instance_handle::release(std::uint32_t slot) {
-  const auto& library = *model_->library();
-  if (library.generative()) library.fn().sequence_release(handle_, slot);
-}
-
-std::variant<std::vector<tensor>, error> backend_instance_handle::execute(const std::vector<tensor>& inputs) {
-  if (handle_ == nullptr) return make_error(error_code::internal, "execute on a moved-from backend instance");
-  const auto& spec = model_->spec();
-  const auto& library = *model_->library();
-
-  std::vector<surge_tensor> views;
-  views.reserve(inputs.size());
-  for (const auto& t : inputs) {
-    views.push_back({t.name.c_str(), static_cast<surge_data_type>(t.type), t.shape.data(),
-                     static_cast<std::uint32_t>(t.shape.size()), t.data.data(),
-                     static_cast<std::uint64_t>(t.data.size())});
-  }
-
-  output_collector collector{&spec, {}, {}};
-  collector.outputs.reserve(spec.outputs.size());
-  surge_error* failure = library.fn().instance_execute(handle_, views.data(), static_cast<std::uint32_t>(views.size()),
-                                                       &allocate_output, &collector);
-  if (failure != nullptr) {
-    error e = library.take_error(failure, "");
-    if (!collector.refusal.empty()) e.message += " (the server refused: " + collector.refusal + ")";
-    return e;
-  }
-
-  // Hand the outputs back in declared order, and make "the backend allocates
-  // every output" a checked promise rather than a hope.
-  std::vector<tensor> ordered;
-  ordered.reserve(spec.outputs.size());
-  for (const auto& declared : spec.outputs) {
-    auto it = std::find_if(collector.outputs.begin(), collector.outputs.end(),
-                           [&](const tensor& t) { return t.name == declared.name; });
-    if (it == collector.outputs.end()) {
-      return make_error(error_code::internal, "backend '" + library.name() + "' returned no output '" +
-                                                  declared.name + "' for model '" + spec.model_name + "'");
-    }
-    ordered.push_back(std::move(*it));
-  }
-  return ordered;
+  return abi::take_error(raw);
 }
 
 }  // namespace surge

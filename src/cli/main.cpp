@@ -26,6 +26,7 @@
 #include "metrics/registry.hpp"
 #include "pool/remote_models.hpp"
 #include "router/loaders/generation_loader.hpp"
+#include "router/loaders/open_backend.hpp"
 #include "router/loaders/remote_loader.hpp"
 #include "router/loaders/tensor_loader.hpp"
 #include "router/model_registry.hpp"
@@ -65,7 +66,9 @@ int serve(const serve_options& options) {
   surge::metrics::registry metrics;
   const auto backend_directory = options.backend_directory.empty() ? default_backend_directory()
                                                                    : std::filesystem::path(options.backend_directory);
-  surge::model_registry models(io.get_executor(), metrics);
+  surge::model_registry::options registry_options;
+  registry_options.make_completion = [backend_directory] { return surge::backend_autocompletion(backend_directory); };
+  surge::model_registry models(io.get_executor(), metrics, registry_options);
   std::error_code exe_ec;
   surge::pool::remote_models remote(
       io.get_executor(), metrics,

@@ -128,14 +128,18 @@ config_load_result parse_model_config(std::string_view text, std::string_view so
 }
 
 config_load_result complete_model_config(config::ModelConfig config, std::string_view directory_name,
-                                         std::string_view source_name) {
+                                         std::string_view source_name, const config_completion& completion,
+                                         const fs::path& model_dir) {
   fill_defaults(config, directory_name);
+  if (completion) {
+    if (auto failure = completion(config, model_dir)) return {std::nullopt, std::string(source_name) + ": " + *failure};
+  }
   const auto problems = validate(config, directory_name);
   if (!problems.empty()) return {std::nullopt, problems.join(source_name)};
   return {std::move(config), {}};
 }
 
-config_load_result load_model_config(const fs::path& model_dir) {
+config_load_result load_model_config(const fs::path& model_dir, const config_completion& completion) {
   const auto path = model_dir / config_file_name;
   const auto source_name = path.string();
   std::error_code ec;
@@ -153,7 +157,8 @@ config_load_result load_model_config(const fs::path& model_dir) {
 
   auto parsed = parse_model_config(text, source_name);
   if (!parsed.config) return parsed;
-  return complete_model_config(std::move(*parsed.config), model_directory_name(model_dir), source_name);
+  return complete_model_config(std::move(*parsed.config), model_directory_name(model_dir), source_name, completion,
+                               model_dir);
 }
 
 std::vector<std::int64_t> list_version_directories(const fs::path& model_dir) {

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,17 +26,26 @@ struct config_load_result {
 // that silently does nothing is worse than a load error.
 config_load_result parse_model_config(std::string_view text, std::string_view source_name);
 
-// Fills the defaults load_model_config fills, then validates. `directory_name`
+// Fills in what a config leaves out, after the defaults and before
+// validation: a backend's config auto-complete (surge_model_autocomplete).
+// Given the config and its model directory; returns why it could not.
+using config_completion =
+    std::function<std::optional<std::string>(config::ModelConfig& config, const std::filesystem::path& model_dir)>;
+
+// Fills the defaults load_model_config fills, runs `completion` (when given)
+// on the model directory `model_dir`, then validates. `directory_name`
 // is the model directory's name, which the config's name must equal;
 // `source_name` prefixes every error. Kept separate from load_model_config so a
 // config that does not come from a file (a load request's override) gets the
 // same checks.
 config_load_result complete_model_config(config::ModelConfig config, std::string_view directory_name,
-                                         std::string_view source_name);
+                                         std::string_view source_name, const config_completion& completion = {},
+                                         const std::filesystem::path& model_dir = {});
 
 // Reads <model_dir>/config.pbtxt, parses it and completes it as above.
 // Blocking file I/O: call from a loader thread, never from an I/O thread.
-config_load_result load_model_config(const std::filesystem::path& model_dir);
+config_load_result load_model_config(const std::filesystem::path& model_dir,
+                                     const config_completion& completion = {});
 
 // The versions of the model to serve: the numeric subdirectories of model_dir
 // that the config's version_policy selects, ascending. As in Triton, names

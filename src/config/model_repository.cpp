@@ -20,12 +20,12 @@ std::string join_versions(const std::vector<std::int64_t>& versions) {
   return out;
 }
 
-model_entry load_entry(const fs::path& directory) {
+model_entry load_entry(const fs::path& directory, const config_completion& completion) {
   model_entry entry;
   entry.name = directory.filename().string();
   entry.directory = directory;
 
-  auto loaded = load_model_config(directory);
+  auto loaded = load_model_config(directory, completion);
   if (!loaded.config) {
     entry.error = std::move(loaded.error);
     return entry;
@@ -49,7 +49,7 @@ model_entry load_entry(const fs::path& directory) {
 
 }  // namespace
 
-std::vector<model_entry> scan_model_repository(const fs::path& repository) {
+std::vector<model_entry> scan_model_repository(const fs::path& repository, const config_completion& completion) {
   std::error_code ec;
   if (!fs::is_directory(repository, ec)) {
     throw std::runtime_error("model repository " + repository.string() + " does not exist or is not a directory");
@@ -69,7 +69,7 @@ std::vector<model_entry> scan_model_repository(const fs::path& repository) {
 
   std::vector<model_entry> entries;
   entries.reserve(model_dirs.size());
-  for (const auto& directory : model_dirs) entries.push_back(load_entry(directory));
+  for (const auto& directory : model_dirs) entries.push_back(load_entry(directory, completion));
   return entries;
 }
 

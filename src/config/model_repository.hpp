@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "config/model_config.pb.h"
+#include "config/model_config.hpp"
 
 namespace surge {
 
@@ -26,7 +26,10 @@ struct model_entry {
 // and VCS droppings) are skipped, as are plain files. One bad model does not
 // stop the others from loading; a repository path that is missing or not a
 // directory throws std::runtime_error, because the server cannot start
-// without it. Blocking file I/O: call at start-up or from a loader thread.
-std::vector<model_entry> scan_model_repository(const std::filesystem::path& repository);
+// without it. `completion` fills in what configs leave out (see
+// load_model_config). Blocking file I/O: call at start-up or from a loader
+// thread.
+std::vector<model_entry> scan_model_repository(const std::filesystem::path& repository,
+                                               const config_completion& completion = {});
 
 }  // namespace surge

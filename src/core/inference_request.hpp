@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/cancellation.hpp"
@@ -25,6 +26,10 @@ struct inference_request {
   std::vector<tensor> inputs;
   // Empty: every output of the model.
   std::vector<std::string> requested_outputs;
+  // The request's own parameters that the server does not consume itself,
+  // for the backend (KServe "parameters"; values as strings: "true"/"false",
+  // decimal numbers).
+  std::vector<std::pair<std::string, std::string>> parameters;
   // 0: the model's default priority level; 1 is the highest.
   std::uint32_t priority{0};
   // The client's timeout, if it gave one; the model's queue policy decides

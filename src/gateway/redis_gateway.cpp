@@ -327,7 +327,8 @@ void redis_gateway::admit(const std::shared_ptr<model>& target, std::vector<requ
       finish_untracked(std::move(request), tracker, make_error(error_code::not_ready, *reason));
       continue;
     }
-    auto encoded = wire::encode_infer_request(request->id, request->inputs, request->requested_outputs);
+    auto encoded = wire::encode_infer_request(request->id, request->inputs, request->requested_outputs,
+                                              request->parameters);
     streams::request_entry entry;
     entry.reply_to = replies_key_;
     entry.model = request->model;

@@ -3,12 +3,12 @@
 #include <memory>
 #include <variant>
 
-#include "backend_loader/backend_library.hpp"
+#include "backend_loader/backend_instance.hpp"
 #include "generation/generation_engine.hpp"
 
 namespace surge {
 
-// generation_model and generation_engine over a backend plugin's ABI 1.1 functions.
+// generation_model and generation_engine over a backend plugin's generative functions (backend.h).
 class backend_generation_model final : public generation_model {
  public:
   static std::variant<std::shared_ptr<backend_generation_model>, error> create(std::shared_ptr<backend_model> model);

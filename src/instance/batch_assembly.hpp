@@ -9,6 +9,10 @@
 
 namespace surge {
 
+// For instances that send a batch on as one request (upstream models) and
+// for the gateway's answers. In-process backends get the batch's requests
+// themselves (backend.h) and concatenate with backend_helpers.hpp's gather().
+
 // Concatenates the batch's inputs along dim 0. A batch of one passes its
 // tensors through without copying.
 std::vector<tensor> gather_inputs(const std::vector<request_ptr>& batch);

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 
-#include "instance/batch_assembly.hpp"
 
 namespace surge {
 
@@ -63,49 +62,34 @@ instance::completion in_process_instance::run_batch(std::vector<request_ptr>& ba
   completion result;
   if (batch.empty()) return result;
 
-  std::vector<std::int64_t> rows;
-  rows.reserve(batch.size());
-  for (const auto& request : batch) rows.push_back(request->batch_rows());
   result.requests = batch.size();
-  for (auto r : rows) result.batch_rows += static_cast<std::size_t>(r);
+  for (const auto& request : batch) result.batch_rows += static_cast<std::size_t>(request->batch_rows());
 
   const auto start = clock::now();
-  auto inputs = gather_inputs(batch);
-  const auto gathered = clock::now();
-  auto outcome = execute_(inputs);
+  execute_(batch, outcome_);
   const auto executed = clock::now();
-  result.compute = executed - gathered;
+  result.compute = executed - start;
 
-  std::optional<error> failure;
-  std::vector<std::vector<tensor>> per_request;
-  if (auto* failed = std::get_if<error>(&outcome)) {
-    failure = std::move(*failed);
-  } else {
-    auto split = scatter_outputs(std::get<std::vector<tensor>>(outcome), rows);
-    if (auto* failed_split = std::get_if<error>(&split)) {
-      failure = std::move(*failed_split);
-    } else {
-      per_request = std::move(std::get<std::vector<std::vector<tensor>>>(split));
+  for (std::size_t i = 0; i < outcome_.answers.size(); ++i) {
+    auto& answer = outcome_.answers[i];
+    if (auto* response = std::get_if<inference_response>(&answer)) {
+      batch[i]->sink->send(std::move(*response));
+      batch[i]->sink->finish(std::nullopt);
+    } else if (auto* failure = std::get_if<error>(&answer)) {
+      batch[i]->sink->finish(std::move(*failure));
     }
-  }
-
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    auto& request = *batch[i];
-    if (failure) {
-      request.sink->finish(failure);
-      continue;
-    }
-    request.sink->send(inference_response{select_outputs(std::move(per_request[i]), request.requested_outputs), {}});
-    request.sink->finish(std::nullopt);
+    // std::monostate: the backend answers this request itself.
   }
   const auto answered = clock::now();
 
-  result.failed = failure.has_value();
+  result.failed = outcome_.failed;
   const auto to_ns = [](clock::duration d) { return std::chrono::duration_cast<std::chrono::nanoseconds>(d); };
   metrics_.compute_duration.observe(std::chrono::duration<double>(result.compute).count());
   metrics_.batch_size.observe(static_cast<double>(result.batch_rows));
   if (!result.failed) {
-    statistics_.compute_input.add(to_ns(gathered - start), result.requests);
+    // Inputs are prepared inside the backend's execute now (gathered, when
+    // it wants one tensor), so their time is part of compute_infer.
+    statistics_.compute_input.add(std::chrono::nanoseconds(0), result.requests);
     statistics_.compute_infer.add(to_ns(result.compute), result.requests);
     statistics_.compute_output.add(to_ns(answered - executed), result.requests);
     statistics_.execution_count.fetch_add(1, std::memory_order_relaxed);

@@ -7,6 +7,7 @@
 #include <thread>
 #include <variant>
 
+#include "core/batch_outcome.hpp"
 #include "instance/instance.hpp"
 #include "metrics/model_metrics.hpp"
 
@@ -17,8 +18,10 @@ namespace surge {
 // posts back to its strand.
 class in_process_instance final : public instance {
  public:
-  // The backend call: batched inputs in, batched outputs (or an error) out.
-  using execute_function = std::function<std::variant<std::vector<tensor>, error>(const std::vector<tensor>&)>;
+  // The backend call: the batch's requests in, one answer per request out
+  // (backend_instance_handle::execute). It may take requests over (a
+  // decoupled model answers their sinks itself), leaving their entries null.
+  using execute_function = std::function<void(std::vector<request_ptr>& batch, batch_outcome& outcome)>;
 
   in_process_instance(std::string name, execute_function execute, model_metrics& metrics,
                       model_statistics& statistics);
@@ -39,6 +42,7 @@ class in_process_instance final : public instance {
   execute_function execute_;
   model_metrics& metrics_;
   model_statistics& statistics_;
+  batch_outcome outcome_;  // used by the instance's thread only; reused to keep its capacity
 
   std::mutex mutex_;
   std::condition_variable wake_;

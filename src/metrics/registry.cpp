@@ -165,6 +165,23 @@ void series_group::remove_all() {
   }
 }
 
+std::shared_ptr<void> registry::add_gauge_collector(const std::string& name, const std::string& help,
+                                                    std::function<void(sample_list&)> collect) {
+  std::lock_guard lock(mutex_);
+  if (families_.count(name) != 0) throw std::logic_error("metric " + name + " registered with two types");
+  auto& fam = collected_.try_emplace(name, collected_family{help, {}}).first->second;
+  const auto id = next_collector_++;
+  fam.collectors.emplace(id, std::move(collect));
+  // The handle owns nothing; its deleter unregisters.
+  return std::shared_ptr<void>(nullptr, [this, name, id](void*) {
+    std::lock_guard unregister(mutex_);
+    const auto it = collected_.find(name);
+    if (it == collected_.end()) return;
+    it->second.collectors.erase(id);
+    if (it->second.collectors.empty()) collected_.erase(it);
+  });
+}
+
 std::string registry::render() const {
   std::lock_guard lock(mutex_);
   std::string out;
@@ -202,6 +219,18 @@ std::string registry::render() const {
           out += name + "_count" + braces(rendered) + " " + std::to_string(cumulative) + "\n";
         }
         break;
+    }
+  }
+  sample_list samples;
+  for (const auto& [name, fam] : collected_) {
+    out += "# HELP " + name + " " + fam.help + "\n";
+    out += "# TYPE " + name + " gauge\n";
+    for (const auto& [id, collect] : fam.collectors) {
+      samples.clear();
+      collect(samples);
+      for (const auto& [series_labels, value] : samples) {
+        out += name + braces(render_labels(series_labels)) + " " + format_double(value) + "\n";
+      }
     }
   }
   return out;

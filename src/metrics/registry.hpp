@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -56,6 +57,9 @@ std::vector<double> duration_buckets();
 // Bucket bounds for batch sizes: powers of two up to 1024.
 std::vector<double> batch_size_buckets();
 
+// Samples a collector hands over when the registry is rendered.
+using sample_list = std::vector<std::pair<labels, double>>;
+
 // The series of every family, rendered in the Prometheus text format.
 //
 // A series is shared: the registry and whoever updates it each hold it, so
@@ -87,6 +91,14 @@ class registry {
   // no longer rendered, nor is a family left without series.
   void remove(const std::string& name, const void* series);
 
+  // A gauge family whose samples are read when the registry is rendered, for
+  // values that live elsewhere (a backend's own statistics). `collect` runs
+  // under the registry's lock on the rendering thread: it must be quick and
+  // must not call back into the registry. Collected until the returned
+  // handle is destroyed; the registry must outlive it.
+  [[nodiscard]] std::shared_ptr<void> add_gauge_collector(const std::string& name, const std::string& help,
+                                                          std::function<void(sample_list&)> collect);
+
   // Prometheus text exposition format 0.0.4.
   std::string render() const;
 
@@ -111,8 +123,15 @@ class registry {
   std::shared_ptr<T> add(std::vector<series_entry<T>> family::*member, kind type, const std::string& name,
                          const std::string& help, const labels& series_labels, Make make);
 
+  struct collected_family {
+    std::string help;
+    std::map<std::uint64_t, std::function<void(sample_list&)>> collectors;
+  };
+
   mutable std::mutex mutex_;
-  std::map<std::string, family> families_;  // guarded by mutex_
+  std::map<std::string, family> families_;              // guarded by mutex_
+  std::map<std::string, collected_family> collected_;  // guarded by mutex_
+  std::uint64_t next_collector_{0};                    // guarded by mutex_
 };
 
 // Every series one owner (a model version's metrics) created, removed from

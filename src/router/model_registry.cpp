@@ -202,7 +202,11 @@ std::future<std::vector<model_load_failure>> model_registry::load_async(std::vec
 
 std::vector<std::string> model_registry::load_repository(const std::filesystem::path& repository) {
   std::vector<std::string> out;
-  for (auto& failure : load(scan_model_repository(repository))) out.push_back(failure.model + ": " + failure.error);
+  // Lives through the loads: the backends it opened stay loaded for them.
+  const auto completion = options_.make_completion ? options_.make_completion() : config_completion{};
+  for (auto& failure : load(scan_model_repository(repository, completion))) {
+    out.push_back(failure.model + ": " + failure.error);
+  }
   return out;
 }
 

@@ -54,6 +54,10 @@ class model_registry {
     // How long an unloaded or replaced version's queued requests may still
     // run before the rest are answered not_ready.
     std::chrono::milliseconds drain_timeout{30'000};
+    // Makes, for one load_repository, what fills in what configs leave out
+    // before they are validated (a backend's auto-complete); none when empty.
+    // What it makes lives until that load is done.
+    std::function<config_completion()> make_completion;
   };
 
   model_registry(boost::asio::any_io_executor io, metrics::registry& metrics);

@@ -1,6 +1,6 @@
 #include "router/model_version.hpp"
 
-#include "backend_loader/backend_library.hpp"
+#include "backend_loader/backend_model.hpp"
 #include "config/model_config.hpp"
 #include "model/batcher_config.hpp"
 #include "model/request_checks.hpp"

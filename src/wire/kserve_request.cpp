@@ -38,6 +38,18 @@ std::optional<error> decode_request_parameters(const json_value& parameters, dec
     }
     request.timeout = std::chrono::microseconds(static_cast<rep>(timeout->GetUint64()));
   }
+  for (auto it = parameters.MemberBegin(); it != parameters.MemberEnd(); ++it) {
+    const auto key = string_of(it->name);
+    if (key == "binary_data_output" || key == "priority" || key == "timeout") continue;
+    const auto& value = it->value;
+    if (value.IsString()) {
+      request.parameters.emplace_back(key, string_of(value));
+    } else if (value.IsBool()) {
+      request.parameters.emplace_back(key, value.GetBool() ? "true" : "false");
+    } else if (value.IsNumber()) {
+      request.parameters.emplace_back(key, number_text(value));
+    }
+  }
   return std::nullopt;
 }
 
@@ -132,7 +144,8 @@ std::variant<decoded_infer_request, error> decode_infer_request(std::shared_ptr<
 }
 
 encoded_infer_request encode_infer_request(std::string_view id, const std::vector<tensor>& inputs,
-                                           const std::vector<std::string>& requested_outputs) {
+                                           const std::vector<std::string>& requested_outputs,
+                                           const std::vector<std::pair<std::string, std::string>>& parameters) {
   std::size_t estimate = 64 + id.size();
   std::size_t binary_size = 0;
   for (const auto& input : inputs) {
@@ -140,6 +153,7 @@ encoded_infer_request encode_infer_request(std::string_view id, const std::vecto
     binary_size += input.data.size();
   }
   for (const auto& name : requested_outputs) estimate += 64 + name.size();
+  for (const auto& [key, value] : parameters) estimate += 8 + key.size() + value.size();
 
   rapidjson::StringBuffer buffer(nullptr, estimate);
   json_writer writer(buffer);
@@ -188,6 +202,10 @@ encoded_infer_request encode_infer_request(std::string_view id, const std::vecto
   writer.StartObject();
   writer.Key("binary_data_output");
   writer.Bool(true);
+  for (const auto& [key, value] : parameters) {
+    write_string(writer, key);
+    write_string(writer, value);
+  }
   writer.EndObject();
   writer.EndObject();
 

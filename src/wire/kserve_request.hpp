@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -38,6 +39,9 @@ struct decoded_infer_request {
   bool binary_outputs_default{false};                // parameters.binary_data_output
   std::optional<std::uint32_t> priority;             // parameters.priority; 0: the model's default, 1: highest
   std::optional<std::chrono::microseconds> timeout;  // parameters.timeout
+  // The other request parameters with string, boolean or number values,
+  // for the backend: values as text ("true"/"false", decimal numbers).
+  std::vector<std::pair<std::string, std::string>> parameters;
 };
 
 // `body` is kept alive by the binary inputs' tensor::owner. `json_length` is the
@@ -54,8 +58,10 @@ struct encoded_infer_request {
 
 // Every input travels as binary data and every requested output is asked
 // for as binary data (binary_data_output for the rest), so nothing is
-// converted to text on either side.
-encoded_infer_request encode_infer_request(std::string_view id, const std::vector<tensor>& inputs,
-                                           const std::vector<std::string>& requested_outputs);
+// converted to text on either side. `parameters` (the request's own, for
+// the backend) travel as string values.
+encoded_infer_request encode_infer_request(
+    std::string_view id, const std::vector<tensor>& inputs, const std::vector<std::string>& requested_outputs,
+    const std::vector<std::pair<std::string, std::string>>& parameters = {});
 
 }  // namespace surge::wire

@@ -32,7 +32,9 @@ std::variant<std::unique_ptr<loaded_model>, error> loaded_model::load(const std:
   if (!std::filesystem::is_directory(directory, ec)) {
     return make_error(error_code::not_found, "model " + name + ": no directory " + directory.string());
   }
-  auto loaded_config = load_model_config(directory);
+  // Keeps the backend it opened for auto-complete loaded for the versions below.
+  const auto completion = backend_config_completion(backend_directory);
+  auto loaded_config = load_model_config(directory, completion);
   if (!loaded_config.config) return make_error(error_code::invalid_argument, loaded_config.error);
   auto model = std::unique_ptr<loaded_model>(new loaded_model());
   model->config_ = std::move(*loaded_config.config);
@@ -57,6 +59,7 @@ std::variant<std::unique_ptr<loaded_model>, error> loaded_model::load(const std:
     loaded_version loaded;
     loaded.version = version;
     loaded.backend = std::get<std::shared_ptr<backend_model>>(std::move(backend));
+    loaded.backend->publish_statistics(metrics);
     loaded.metrics = std::make_unique<model_metrics>(metrics, config.name(), version);
     loaded.statistics =
         std::make_unique<model_statistics>(static_cast<std::size_t>(std::max(1, config.max_batch_size())));
@@ -71,7 +74,8 @@ std::variant<std::unique_ptr<loaded_model>, error> loaded_model::load(const std:
       auto shared = std::make_shared<backend_instance_handle>(std::get<backend_instance_handle>(std::move(handle)));
       loaded.instances.push_back(std::make_unique<in_process_instance>(
           config.name() + "_" + std::to_string(i),
-          [shared](const std::vector<tensor>& inputs) { return shared->execute(inputs); }, *loaded.metrics,
+          [shared](std::vector<request_ptr>& batch, batch_outcome& outcome) { shared->execute(batch, outcome); },
+          *loaded.metrics,
           *loaded.statistics));
     }
     model->versions_.push_back(std::move(loaded));

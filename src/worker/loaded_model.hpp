@@ -8,7 +8,7 @@
 #include <variant>
 #include <vector>
 
-#include "backend_loader/backend_library.hpp"
+#include "backend_loader/backend_instance.hpp"
 #include "config/model_config.pb.h"
 #include "instance/in_process_instance.hpp"
 #include "metrics/model_metrics.hpp"

@@ -456,6 +456,7 @@ asio::awaitable<void> stream_worker::process(std::vector<streams::stream_entry> 
         request->version = j.version->version;
         request->inputs = std::move(parsed.inputs);
         for (const auto& output : parsed.outputs) request->requested_outputs.push_back(output.name);
+        request->parameters = std::move(parsed.parameters);
         request->priority = request_fields.priority;
         request->traceparent = request_fields.traceparent;
         j.sink = std::make_shared<collecting_sink>();

@@ -174,6 +174,12 @@ class WorkerProcess:
         assert match, f"worker {self.name} printed no summary\n{self.logs()}"
         return int(match.group(2))
 
+    def batches(self) -> int:
+        """Batches it executed, from the line it prints when it stops."""
+        match = _STOPPED_LINE.search(self.stdout_text())
+        assert match, f"worker {self.name} printed no summary\n{self.logs()}"
+        return int(match.group(3))
+
 
 def pool_identity_config(name: str, *, heartbeat_ms: int = 100, claim_idle_ms: int = 1000, max_deliveries: int = 3,
                          local_workers: int = 0, extra_parameters: dict | None = None, **identity) -> str:

@@ -433,3 +433,36 @@ def test_local_pool_serves_and_restarts_a_killed_worker(surge_factory, tmp_path)
     assert server.stop() == 0
     for pid in children:
         assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text(), pid
+
+
+# (e) -------------------------------------------------------------------------
+
+
+def test_a_workers_batch_with_one_invalid_row_answers_that_row_alone(surge_factory, tmp_path, redis_db, workers):
+    model = "pool_rows"
+    repository, server = _gateway(surge_factory, tmp_path, redis_db.url, model, max_batch_size=4,
+                                  execute_delay_us=400_000, fail_on_value=13)
+    worker = workers(repository, model, redis_db.url, "w")
+    worker.wait_joined()
+    wait_live_workers(server, model, 1)
+
+    with ThreadPoolExecutor(5) as executor:
+        # The first request holds the worker; the next four wait in the stream
+        # meanwhile and reach it together, as one batch.
+        holder = executor.submit(_infer, server, model, 0)
+        client = redis_db.client()
+        wait_until(lambda: _pending(redis_db, model) > 0 and client.xlen(f"surge:{model}:requests") >= 1,
+                   "the worker to take the first request")
+        rows = [1, 13, 2, 3]
+        answers = [executor.submit(_infer, server, model, i) for i in rows]
+        results = [a.result(HTTP_TIMEOUT_S) for a in answers]
+        _assert_echo(holder.result(HTTP_TIMEOUT_S), 0)
+
+    for i, response in zip(rows, results):
+        if i == 13:
+            assert response.status_code == 500, f"{response.status_code} {response.text[:300]}"
+            assert "injected failure" in error_message(response) and "contains 13" in error_message(response)
+        else:
+            _assert_echo(response, i)
+    assert worker.stop() == 0
+    assert (worker.executed(), worker.batches()) == (5, 2), worker.stdout_text()

@@ -1,5 +1,5 @@
 """Scheduling seen from outside, on slow identity models written per test:
-back-pressure (429), deadlines (504), backend failures (500), cancellation on
+back-pressure (429), deadlines (504), a backend failing a request (500), cancellation on
 disconnect, and priority levels.
 
 The models run one instance with max_batch_size 1 unless a test needs more, so
@@ -133,7 +133,9 @@ def test_request_timing_out_in_queue_gets_504_and_never_runs(surge_factory, tmp_
     assert (inference_count(stats), execution_count(stats)) == (4, 2), stats
 
 
-def test_backend_failure_is_500_for_its_batch_only(surge_factory, tmp_path):
+def test_backend_failure_is_500_for_its_request_only(surge_factory, tmp_path):
+    # fail_on_value fails the request whose input holds the value (here each
+    # request is a batch of its own; test_backend_abi.py has them share one).
     model = "faulty_identity"
     server = _serve(surge_factory, tmp_path, model, max_batch_size=1, execute_delay_us=100_000, fail_on_value=13)
     with ThreadPoolExecutor(2) as pool:

@@ -373,6 +373,24 @@ std::optional<error> decode_parameters(const inference::ModelInferRequest& messa
     }
     request.enable_empty_final_response = it->second.bool_param();
   }
+  for (const auto& [key, value] : parameters) {
+    if (key == "priority" || key == "timeout" || key == "triton_enable_empty_final_response") continue;
+    switch (value.parameter_choice_case()) {
+      case parameter::kStringParam: request.parameters.emplace_back(key, value.string_param()); break;
+      case parameter::kBoolParam: request.parameters.emplace_back(key, value.bool_param() ? "true" : "false"); break;
+      case parameter::kInt64Param: request.parameters.emplace_back(key, std::to_string(value.int64_param())); break;
+      case parameter::kUint64Param: request.parameters.emplace_back(key, std::to_string(value.uint64_param())); break;
+      case parameter::kDoubleParam: {
+        char text[32];
+        const auto end = std::to_chars(text, text + sizeof text, value.double_param()).ptr;
+        request.parameters.emplace_back(key, std::string(text, end));
+        break;
+      }
+      default: break;
+    }
+  }
+  // A map's order is unspecified; the backend sees them sorted by key.
+  std::sort(request.parameters.begin(), request.parameters.end());
   return std::nullopt;
 }
 

@@ -35,6 +35,9 @@ struct decoded_infer_request {
   // Sampling parameters for generative models (max_tokens, temperature,
   // top_p, top_k, seed, stop, ignore_eos), when any was given.
   std::optional<sampling_parameters> sampling;
+  // The other request parameters, for the backend: values as text
+  // ("true"/"false", decimal numbers).
+  std::vector<std::pair<std::string, std::string>> parameters;
 };
 
 // Every failure is error_code::invalid_argument with a message naming the

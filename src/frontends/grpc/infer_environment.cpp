@@ -14,6 +14,7 @@ request_ptr make_inference_request(decoded_infer_request decoded, const model_ve
   request->requested_outputs = std::move(decoded.outputs);
   request->priority = decoded.priority.value_or(0);
   request->timeout = decoded.timeout;
+  request->parameters = std::move(decoded.parameters);
   if (decoded.sampling && model.generative()) {
     // With sampling parameters the request takes the generation path; a
     // missing or malformed prompt is left for the model to refuse.

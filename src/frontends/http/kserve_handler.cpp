@@ -369,6 +369,7 @@ asio::awaitable<std::optional<response_message>> kserve_handler::infer(request_m
   for (const auto& output : parsed.outputs) inference->requested_outputs.push_back(output.name);
   inference->priority = parsed.priority.value_or(0);
   inference->timeout = parsed.timeout;
+  inference->parameters = std::move(parsed.parameters);
   if (auto trace = request.find("traceparent"); trace != request.end()) inference->traceparent = std::string(trace->value());
   inference->sink = sink;
   auto cancellation = inference->cancellation;

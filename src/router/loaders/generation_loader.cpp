@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "backend_loader/backend_instance.hpp"
 #include "generation/backend_engine.hpp"
 #include "generation/sequence_scheduler.hpp"
 #include "model/backend_spec.hpp"
@@ -28,7 +29,7 @@ sequence_scheduler_options scheduler_options_from(const config::ModelGeneration&
 
 std::variant<std::shared_ptr<model_version>, error> generation_model_loader::load(const config::ModelConfig& config,
                                                                                   const load_context& context) {
-  auto opened = open_backend(backend_directory_, config, context.model_directory, context.version);
+  auto opened = open_backend(backend_directory_, config, context.model_directory, context.version, context.metrics);
   if (auto* failure = std::get_if<error>(&opened)) return std::move(*failure);
   auto backend = std::get<std::shared_ptr<backend_model>>(std::move(opened));
 

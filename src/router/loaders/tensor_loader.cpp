@@ -1,5 +1,6 @@
 #include "router/loaders/tensor_loader.hpp"
 
+#include "backend_loader/backend_instance.hpp"
 #include "instance/in_process_instance.hpp"
 #include "model/backend_spec.hpp"
 #include "router/loaders/open_backend.hpp"
@@ -9,7 +10,7 @@ namespace surge {
 
 std::variant<std::shared_ptr<model_version>, error> tensor_model_loader::load(const config::ModelConfig& config,
                                                                               const load_context& context) {
-  auto opened = open_backend(backend_directory_, config, context.model_directory, context.version);
+  auto opened = open_backend(backend_directory_, config, context.model_directory, context.version, context.metrics);
   if (auto* failure = std::get_if<error>(&opened)) return std::move(*failure);
   auto backend = std::get<std::shared_ptr<backend_model>>(std::move(opened));
 
@@ -25,8 +26,8 @@ std::variant<std::shared_ptr<model_version>, error> tensor_model_loader::load(co
     auto shared = std::make_shared<backend_instance_handle>(std::get<backend_instance_handle>(std::move(handle)));
     instances.push_back(std::make_unique<in_process_instance>(
         config.name() + "_" + std::to_string(i),
-        [shared](const std::vector<tensor>& inputs) { return shared->execute(inputs); }, loaded->metrics(),
-        loaded->statistics()));
+        [shared](std::vector<request_ptr>& batch, batch_outcome& outcome) { shared->execute(batch, outcome); },
+        loaded->metrics(), loaded->statistics()));
   }
   auto scheduler = std::make_shared<model_scheduler>(context.io, loaded->options(), std::move(instances),
                                                      loaded->metrics(), loaded->statistics());

@@ -1,4 +1,5 @@
-#include "backend_loader/backend_library.hpp"
+// The identity backend through the loader: what every backend relies on.
+#include "backend_loader/backend_instance.hpp"
 
 #include <gtest/gtest.h>
 
@@ -8,22 +9,17 @@
 #include <dlfcn.h>
 #include <thread>
 
+#include "support/backend_test_support.hpp"
+
 namespace surge {
 namespace {
 
-template <class T>
-tensor make_input(std::string name, data_type type, std::vector<std::int64_t> shape, const std::vector<T>& values) {
-  tensor t = make_owned_tensor(std::move(name), type, std::move(shape), values.size() * sizeof(T));
-  std::memcpy(mutable_data(t), values.data(), values.size() * sizeof(T));
-  return t;
-}
-
-template <class T>
-std::vector<T> values_of(const tensor& t) {
-  std::vector<T> out(t.data.size() / sizeof(T));
-  std::memcpy(out.data(), t.data.data(), out.size() * sizeof(T));
-  return out;
-}
+using testing::execute_batch;
+using testing::execute_one;
+using testing::make_input;
+using testing::message_of;
+using testing::outputs_of;
+using testing::values_of;
 
 backend_model_spec identity_spec(std::vector<std::pair<std::string, std::string>> parameters = {}) {
   backend_model_spec spec;
@@ -75,9 +71,9 @@ TEST_F(identity_backend_test, reports_the_servers_api_version) {
 TEST_F(identity_backend_test, outputs_equal_inputs) {
   auto handle = instance(identity_spec());
   const auto inputs = identity_inputs();
-  auto result = handle.execute(inputs);
-  ASSERT_TRUE(std::holds_alternative<std::vector<tensor>>(result)) << std::get<error>(result).message;
-  const auto& outputs = std::get<std::vector<tensor>>(result);
+  auto result = execute_one(handle, inputs);
+  ASSERT_TRUE(outputs_of(result)) << message_of(result);
+  const auto& outputs = *outputs_of(result);
   ASSERT_EQ(outputs.size(), 2u);
   EXPECT_EQ(outputs[0].name, "OUTPUT0");
   EXPECT_EQ(outputs[0].type, data_type::fp32);
@@ -94,33 +90,49 @@ TEST_F(identity_backend_test, inputs_are_matched_by_name_not_position) {
   auto handle = instance(identity_spec());
   auto inputs = identity_inputs();
   std::swap(inputs[0], inputs[1]);
-  auto result = handle.execute(inputs);
-  ASSERT_TRUE(std::holds_alternative<std::vector<tensor>>(result)) << std::get<error>(result).message;
-  EXPECT_EQ(values_of<float>(std::get<std::vector<tensor>>(result)[0]), values_of<float>(inputs[1]));
+  auto result = execute_one(handle, inputs);
+  ASSERT_TRUE(outputs_of(result)) << message_of(result);
+  EXPECT_EQ(values_of<float>((*outputs_of(result))[0]), values_of<float>(inputs[1]));
 }
 
-TEST_F(identity_backend_test, fail_on_value_fails_the_batch) {
+TEST_F(identity_backend_test, fail_on_value_fails_only_the_request_that_holds_it) {
   auto handle = instance(identity_spec({{"fail_on_value", "7"}}));
-  auto ok = handle.execute(identity_inputs(1.5f));
-  EXPECT_TRUE(std::holds_alternative<std::vector<tensor>>(ok));
-
-  auto failed = handle.execute(identity_inputs(7.0f));
-  ASSERT_TRUE(std::holds_alternative<error>(failed));
-  EXPECT_EQ(std::get<error>(failed).code, error_code::internal);
-  EXPECT_NE(std::get<error>(failed).message.find("injected failure"), std::string::npos);
+  std::vector<request_ptr> batch;
+  batch.push_back(testing::request_of("before", identity_inputs(1.5f)).request);
+  batch.push_back(testing::request_of("poisoned", identity_inputs(7.0f)).request);
+  batch.push_back(testing::request_of("after", identity_inputs(2.5f)).request);
+  bool batch_failed = true;
+  auto results = execute_batch(handle, batch, &batch_failed);
+  EXPECT_FALSE(batch_failed);
+  ASSERT_EQ(results.size(), 3u);
+  ASSERT_TRUE(outputs_of(results[0])) << message_of(results[0]);
+  EXPECT_EQ(values_of<float>((*outputs_of(results[2]))[0])[0], 2.5f);
+  const auto* failed = std::get_if<error>(&results[1]);
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(failed->code, error_code::internal);
+  EXPECT_NE(failed->message.find("injected failure"), std::string::npos) << failed->message;
+  EXPECT_NE(failed->message.find("'poisoned'"), std::string::npos) << failed->message;
+  EXPECT_NE(failed->message.find("contains 7"), std::string::npos) << failed->message;
 }
 
-TEST_F(identity_backend_test, fail_every_n_batches_counts_executes) {
+TEST_F(identity_backend_test, fail_every_n_batches_fails_whole_batches) {
   auto handle = instance(identity_spec({{"fail_every_n_batches", "3"}}));
   std::vector<bool> succeeded;
-  for (int i = 0; i < 6; ++i) succeeded.push_back(std::holds_alternative<std::vector<tensor>>(handle.execute(identity_inputs())));
+  for (int i = 0; i < 6; ++i) {
+    std::vector<request_ptr> batch;
+    for (int r = 0; r < 2; ++r) batch.push_back(testing::request_of("r", identity_inputs()).request);
+    bool failed = false;
+    auto results = execute_batch(handle, batch, &failed);
+    EXPECT_EQ(failed, !outputs_of(results[0]) && !outputs_of(results[1]));
+    succeeded.push_back(!failed);
+  }
   EXPECT_EQ(succeeded, (std::vector<bool>{true, true, false, true, true, false}));
 }
 
 TEST_F(identity_backend_test, execute_delay_holds_the_batch) {
   auto handle = instance(identity_spec({{"execute_delay_us", "20000"}}));
   const auto start = std::chrono::steady_clock::now();
-  ASSERT_TRUE(std::holds_alternative<std::vector<tensor>>(handle.execute(identity_inputs())));
+  ASSERT_TRUE(outputs_of(execute_one(handle, identity_inputs())));
   EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(20));
 }
 
@@ -149,19 +161,19 @@ TEST_F(identity_backend_test, missing_input_is_invalid_argument) {
   auto handle = instance(identity_spec());
   auto inputs = identity_inputs();
   inputs.pop_back();
-  auto result = handle.execute(inputs);
+  auto result = execute_one(handle, inputs);
   ASSERT_TRUE(std::holds_alternative<error>(result));
   EXPECT_EQ(std::get<error>(result).code, error_code::invalid_argument);
-  EXPECT_NE(std::get<error>(result).message.find("'INPUT1'"), std::string::npos) << std::get<error>(result).message;
+  EXPECT_NE(message_of(result).find("'INPUT1'"), std::string::npos) << message_of(result);
 }
 
 TEST_F(identity_backend_test, server_refuses_outputs_that_contradict_the_declared_dims) {
   auto handle = instance(identity_spec());
   auto inputs = identity_inputs();
   inputs[1] = make_input<std::int32_t>("INPUT1", data_type::int32, {1, 3}, {1, 2, 3});
-  auto result = handle.execute(inputs);
+  auto result = execute_one(handle, inputs);
   ASSERT_TRUE(std::holds_alternative<error>(result));
-  EXPECT_NE(std::get<error>(result).message.find("'OUTPUT1'"), std::string::npos) << std::get<error>(result).message;
+  EXPECT_NE(message_of(result).find("'OUTPUT1'"), std::string::npos) << message_of(result);
 }
 
 TEST_F(identity_backend_test, instances_keep_model_and_library_alive) {
@@ -171,7 +183,7 @@ TEST_F(identity_backend_test, instances_keep_model_and_library_alive) {
   ASSERT_TRUE(std::holds_alternative<backend_instance_handle>(handle));
   library_.reset();
   auto moved = std::get<backend_instance_handle>(std::move(handle));
-  EXPECT_TRUE(std::holds_alternative<std::vector<tensor>>(moved.execute(identity_inputs())));
+  EXPECT_TRUE(outputs_of(execute_one(moved, identity_inputs())));
 }
 
 TEST_F(identity_backend_test, instances_execute_concurrently) {
@@ -184,7 +196,7 @@ TEST_F(identity_backend_test, instances_execute_concurrently) {
     auto handle = backend_instance_handle::create(shared, i);
     ASSERT_TRUE(std::holds_alternative<backend_instance_handle>(handle));
     threads.emplace_back([&successes, i, h = std::get<backend_instance_handle>(std::move(handle))]() mutable {
-      for (int n = 0; n < 200; ++n) successes[i] += std::holds_alternative<std::vector<tensor>>(h.execute(identity_inputs()));
+      for (int n = 0; n < 200; ++n) successes[i] += outputs_of(execute_one(h, identity_inputs())) != nullptr;
     });
   }
   for (auto& t : threads) t.join();
@@ -199,7 +211,7 @@ TEST(backend_library_test, missing_library_is_not_found_with_its_path) {
   EXPECT_NE(e.message.find("libsurge_backend_no_such_backend.so"), std::string::npos) << e.message;
 }
 
-TEST(backend_library_test, library_without_the_abi_names_the_missing_symbol) {
+TEST(backend_library_test, library_without_the_abi_names_the_version_function) {
   // The C library is loaded in every process and exports none of the ABI.
   Dl_info info{};
   void (*libc_function)() = &std::abort;

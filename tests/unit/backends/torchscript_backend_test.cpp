@@ -1,7 +1,7 @@
 // Runs models written by scripts/make_models.py through the TorchScript
 // backend. libtorch cannot author TorchScript from C++, so these tests use the
 // demo repository and skip, saying why, when it has not been generated.
-#include "backend_loader/backend_library.hpp"
+#include "backend_loader/backend_instance.hpp"
 
 #include <gtest/gtest.h>
 
@@ -10,6 +10,8 @@
 #include <cstring>
 #include <filesystem>
 #include <numeric>
+
+#include "support/backend_test_support.hpp"
 
 namespace surge {
 namespace {
@@ -79,7 +81,7 @@ TEST_F(torchscript_backend_test, iris_classifies_one_flower_of_each_species) {
   // Raw measurements (cm) of samples 0, 50 and 100 of the iris data set:
   // setosa, versicolor, virginica. The model standardizes internally.
   const std::vector<float> batch = {5.1f, 3.5f, 1.4f, 0.2f, 7.0f, 3.2f, 4.7f, 1.4f, 6.3f, 3.3f, 6.0f, 2.5f};
-  auto result = std::get<backend_instance_handle>(handle).execute({make_fp32("features", {3, 4}, batch)});
+  auto result = testing::execute_one(std::get<backend_instance_handle>(handle), {make_fp32("features", {3, 4}, batch)});
   ASSERT_TRUE(std::holds_alternative<std::vector<tensor>>(result)) << std::get<error>(result).message;
   const auto& outputs = std::get<std::vector<tensor>>(result);
   ASSERT_EQ(outputs.size(), 1u);
@@ -93,13 +95,38 @@ TEST_F(torchscript_backend_test, iris_classifies_one_flower_of_each_species) {
   }
 }
 
+TEST_F(torchscript_backend_test, a_batch_of_requests_runs_as_one_forward_and_each_gets_its_rows) {
+  require_model("iris");
+  auto handle = instance(iris_spec());
+  ASSERT_TRUE(std::holds_alternative<backend_instance_handle>(handle)) << std::get<error>(handle).message;
+  const std::vector<std::vector<float>> flowers = {
+      {5.1f, 3.5f, 1.4f, 0.2f}, {7.0f, 3.2f, 4.7f, 1.4f, 6.3f, 3.3f, 6.0f, 2.5f}};
+  std::vector<request_ptr> batch;
+  batch.push_back(testing::request_of("setosa", {make_fp32("features", {1, 4}, flowers[0])}).request);
+  batch.push_back(testing::request_of("two_more", {make_fp32("features", {2, 4}, flowers[1])}).request);
+  auto results = testing::execute_batch(std::get<backend_instance_handle>(handle), batch);
+  ASSERT_EQ(results.size(), 2u);
+  for (std::size_t r = 0; r < 2; ++r) {
+    const auto* outputs = testing::outputs_of(results[r]);
+    ASSERT_TRUE(outputs) << testing::message_of(results[r]);
+    const auto rows = static_cast<std::int64_t>(r + 1);
+    EXPECT_EQ(outputs->at(0).shape, (std::vector<std::int64_t>{rows, 3}));
+    const auto p = floats(outputs->at(0));
+    for (std::int64_t row = 0; row < rows; ++row) {
+      const auto first = p.begin() + row * 3;
+      // Species 0 for the first request, 1 and 2 for the second's rows.
+      EXPECT_EQ(std::max_element(first, first + 3) - first, static_cast<std::int64_t>(r) + row) << r << "/" << row;
+    }
+  }
+}
+
 TEST_F(torchscript_backend_test, wrong_input_type_is_invalid_argument_naming_the_input) {
   require_model("iris");
   auto handle = instance(iris_spec());
   ASSERT_TRUE(std::holds_alternative<backend_instance_handle>(handle)) << std::get<error>(handle).message;
   tensor doubles = make_owned_tensor("features", data_type::fp64, {1, 4}, 4 * sizeof(double));
   std::memset(mutable_data(doubles), 0, 4 * sizeof(double));
-  auto result = std::get<backend_instance_handle>(handle).execute({doubles});
+  auto result = testing::execute_one(std::get<backend_instance_handle>(handle), {doubles});
   ASSERT_TRUE(std::holds_alternative<error>(result));
   EXPECT_EQ(std::get<error>(result).code, error_code::invalid_argument);
   EXPECT_NE(std::get<error>(result).message.find("'features'"), std::string::npos) << std::get<error>(result).message;
@@ -119,7 +146,8 @@ TEST_F(torchscript_backend_test, positional_inputs_and_thread_parameter) {
   spec.parameters = {{"intra_op_threads", "1"}};
   auto handle = instance(spec);
   ASSERT_TRUE(std::holds_alternative<backend_instance_handle>(handle)) << std::get<error>(handle).message;
-  auto result = std::get<backend_instance_handle>(handle).execute({make_fp32("input", {2, 64}, std::vector<float>(128, 0.5f))});
+  auto result = testing::execute_one(std::get<backend_instance_handle>(handle),
+                                     {make_fp32("input", {2, 64}, std::vector<float>(128, 0.5f))});
   ASSERT_TRUE(std::holds_alternative<std::vector<tensor>>(result)) << std::get<error>(result).message;
   EXPECT_EQ(std::get<std::vector<tensor>>(result)[0].shape, (std::vector<std::int64_t>{2, 10}));
 }

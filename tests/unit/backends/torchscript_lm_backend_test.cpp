@@ -1,9 +1,12 @@
 // Drives the generative ABI of the torchscript_lm backend directly (dlopen,
-// no server) with the demo model kjv_lm that scripts/train_lm.py writes.
+// no scheduler; the server's handles and errors from this test binary, which
+// exports them as the server does) with the demo model kjv_lm that
+// scripts/train_lm.py writes.
 // libtorch cannot author TorchScript from C++, so without the demo repository
 // these tests skip, saying how to make it.
 #include <surge/backend.h>
 
+#include "backend_loader/abi_handles.hpp"
 #include "support/temp_dir.hpp"
 
 #include <dlfcn.h>
@@ -33,9 +36,6 @@ std::filesystem::path model_directory() {
 struct lm_plugin {
   void* handle{nullptr};
   decltype(&surge_backend_api_version) api_version{};
-  decltype(&surge_error_code_of) error_code_of{};
-  decltype(&surge_error_message) error_message{};
-  decltype(&surge_error_delete) error_delete{};
   decltype(&surge_model_create) model_create{};
   decltype(&surge_model_delete) model_delete{};
   decltype(&surge_instance_create) instance_create{};
@@ -72,9 +72,6 @@ class torchscript_lm_backend_test : public ::testing::Test {
     plugin_.handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
     ASSERT_NE(plugin_.handle, nullptr) << dlerror();
     resolve(plugin_.handle, "surge_backend_api_version", plugin_.api_version);
-    resolve(plugin_.handle, "surge_error_code_of", plugin_.error_code_of);
-    resolve(plugin_.handle, "surge_error_message", plugin_.error_message);
-    resolve(plugin_.handle, "surge_error_delete", plugin_.error_delete);
     resolve(plugin_.handle, "surge_model_create", plugin_.model_create);
     resolve(plugin_.handle, "surge_model_delete", plugin_.model_delete);
     resolve(plugin_.handle, "surge_instance_create", plugin_.instance_create);
@@ -91,14 +88,19 @@ class torchscript_lm_backend_test : public ::testing::Test {
     std::uint32_t major = 0, minor = 0;
     plugin_.api_version(&major, &minor);
     ASSERT_EQ(major, SURGE_BACKEND_API_MAJOR);
-    ASSERT_GE(minor, 1u) << "generative functions need ABI 1.1";
 
     auto created = create_model(model_directory(), "8", &model_);
     ASSERT_TRUE(created.ok) << created.message;
     created = check(plugin_.instance_create(model_, 0, &instance_));
     ASSERT_TRUE(created.ok) << created.message;
-    created = check(plugin_.info_get(model_, &info_));
+    surge_generation_info reported;
+    created = check(plugin_.info_get(model_, &reported));
     ASSERT_TRUE(created.ok) << created.message;
+    info_.max_sequences = static_cast<std::uint32_t>(reported.values.max_sequences);
+    info_.max_context = static_cast<std::uint32_t>(reported.values.max_context);
+    info_.vocab_size = static_cast<std::uint32_t>(reported.values.vocab_size);
+    info_.eos_token = static_cast<std::int32_t>(reported.values.eos_token);
+    info_.bos_token = static_cast<std::int32_t>(reported.values.bos_token);
   }
 
   void TearDown() override {
@@ -109,22 +111,21 @@ class torchscript_lm_backend_test : public ::testing::Test {
 
   outcome check(surge_error* error) {
     if (error == nullptr) return {};
-    outcome out{false, plugin_.error_code_of(error), plugin_.error_message(error)};
-    plugin_.error_delete(error);
+    outcome out{false, surge_error_code_of(error), surge_error_message(error)};
+    surge_error_delete(error);
     return out;
   }
 
   outcome create_model(const std::filesystem::path& directory, const std::string& kv_slots, surge_model** out) {
-    const std::string version_directory = directory.string();
-    const surge_parameter parameters[] = {{"kv_slots", kv_slots.c_str()}};
-    surge_model_spec spec{};
+    surge::backend_model_spec spec;
     spec.model_name = "kjv_lm";
-    spec.model_version = 1;
-    spec.version_directory = version_directory.c_str();
-    spec.parameters = parameters;
-    spec.parameter_count = 1;
-    spec.default_model_filename = "";
-    return check(plugin_.model_create(&spec, out));
+    spec.version = 1;
+    spec.version_directory = directory;
+    spec.parameters = {{"kv_slots", kv_slots}};
+    surge_model_info info;
+    info.spec = &spec;
+    info.version_directory = directory.string();
+    return check(plugin_.model_create(&info, out));
   }
 
   std::vector<std::int32_t> tokenize(const std::string& text) {
@@ -212,7 +213,14 @@ class torchscript_lm_backend_test : public ::testing::Test {
   lm_plugin plugin_;
   surge_model* model_{nullptr};
   surge_instance* instance_{nullptr};
-  surge_generation_info info_{};
+  // What info_get reported.
+  struct {
+    std::uint32_t max_sequences{0};
+    std::uint32_t max_context{0};
+    std::uint32_t vocab_size{0};
+    std::int32_t eos_token{-1};
+    std::int32_t bos_token{-1};
+  } info_;
 };
 
 TEST_F(torchscript_lm_backend_test, reports_the_model_limits) {
@@ -327,7 +335,7 @@ TEST_F(torchscript_lm_backend_test, bad_slots_prompts_tokens_and_positions_are_i
 }
 
 TEST_F(torchscript_lm_backend_test, tensor_execute_is_unsupported) {
-  const auto result = check(plugin_.instance_execute(instance_, nullptr, 0, nullptr, nullptr));
+  const auto result = check(plugin_.instance_execute(instance_, nullptr, 0));
   EXPECT_FALSE(result.ok);
   EXPECT_EQ(result.code, SURGE_ERROR_UNSUPPORTED);
   EXPECT_NE(result.message.find("sequence API"), std::string::npos) << result.message;

@@ -30,47 +30,75 @@ instance::completion run(in_process_instance& inst, std::vector<request_ptr> bat
   return done.get_future().get();
 }
 
-TEST(in_process_instance, splits_batched_outputs_back_to_each_request) {
+// Answers every request with its own input renamed OUTPUT0, except a
+// request called "bad", which fails alone.
+void echo_each(std::vector<request_ptr>& batch, batch_outcome& outcome) {
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (batch[i]->id == "bad") {
+      outcome.answers[i] = make_error(error_code::invalid_argument, "bad row");
+      continue;
+    }
+    auto out = batch[i]->inputs[0];
+    out.name = "OUTPUT0";
+    outcome.answers[i] = inference_response{{std::move(out)}, {}};
+  }
+}
+
+// The answers vector sized as backend_instance_handle sizes it.
+void sized(std::vector<request_ptr>& batch, batch_outcome& outcome) {
+  outcome.failed = false;
+  outcome.answers.clear();
+  outcome.answers.resize(batch.size());
+}
+
+TEST(in_process_instance, answers_each_request_of_a_batch_with_its_own_outcome) {
   fixture_metrics m;
-  std::vector<std::int64_t> seen_rows;
+  std::vector<std::size_t> seen_requests;
   in_process_instance inst(
       "echo",
-      [&](const std::vector<tensor>& inputs) -> std::variant<std::vector<tensor>, error> {
-        seen_rows.push_back(inputs[0].shape[0]);
-        auto out = inputs[0];
-        out.name = "OUTPUT0";
-        return std::vector<tensor>{out};
+      [&](std::vector<request_ptr>& batch, batch_outcome& outcome) {
+        seen_requests.push_back(batch.size());
+        sized(batch, outcome);
+        echo_each(batch, outcome);
       },
       m.metrics, m.statistics);
   auto a = make_request("a", clock::now(), 1);
+  auto bad = make_request("bad", clock::now(), 1);
   auto b = make_request("b", clock::now(), 2);
   const auto a_input = std::vector<std::byte>(a.request->inputs[0].data.begin(), a.request->inputs[0].data.end());
   std::vector<request_ptr> batch;
   batch.push_back(std::move(a.request));
+  batch.push_back(std::move(bad.request));
   batch.push_back(std::move(b.request));
   auto done = run(inst, std::move(batch));
 
-  EXPECT_EQ(seen_rows, (std::vector<std::int64_t>{3}));
-  EXPECT_EQ(done.batch_rows, 3u);
+  EXPECT_EQ(seen_requests, (std::vector<std::size_t>{3}));
+  EXPECT_EQ(done.batch_rows, 4u);
   EXPECT_FALSE(done.failed);
   ASSERT_EQ(a.sink->finish_count, 1);
   ASSERT_EQ(b.sink->finish_count, 1);
+  ASSERT_EQ(bad.sink->finish_count, 1);
   EXPECT_FALSE(a.sink->failure);
   ASSERT_EQ(a.sink->responses.size(), 1u);
   const auto& out_a = a.sink->responses[0].outputs.at(0);
   EXPECT_EQ(out_a.shape, (std::vector<std::int64_t>{1, 4}));
   EXPECT_TRUE(std::equal(out_a.data.begin(), out_a.data.end(), a_input.begin(), a_input.end()));
   EXPECT_EQ(b.sink->responses[0].outputs.at(0).shape, (std::vector<std::int64_t>{2, 4}));
+  ASSERT_TRUE(bad.sink->failure);
+  EXPECT_EQ(bad.sink->failure->message, "bad row");
+  EXPECT_TRUE(bad.sink->responses.empty());
   EXPECT_EQ(m.statistics.execution_count.load(), 1u);
-  EXPECT_EQ(m.statistics.inference_count.load(), 3u);
+  EXPECT_EQ(m.statistics.inference_count.load(), 4u);
 }
 
 TEST(in_process_instance, a_failing_batch_answers_every_request_with_the_error) {
   fixture_metrics m;
   in_process_instance inst(
       "broken",
-      [](const std::vector<tensor>&) -> std::variant<std::vector<tensor>, error> {
-        return make_error(error_code::internal, "injected failure");
+      [](std::vector<request_ptr>& batch, batch_outcome& outcome) {
+        sized(batch, outcome);
+        outcome.failed = true;
+        for (auto& answer : outcome.answers) answer = make_error(error_code::internal, "injected failure");
       },
       m.metrics, m.statistics);
   std::vector<testing::made_request> made;
@@ -81,6 +109,7 @@ TEST(in_process_instance, a_failing_batch_answers_every_request_with_the_error) 
   }
   auto done = run(inst, std::move(batch));
   EXPECT_TRUE(done.failed);
+  EXPECT_EQ(m.statistics.execution_count.load(), 0u);
   for (auto& r : made) {
     EXPECT_EQ(r.sink->finish_count, 1);
     ASSERT_TRUE(r.sink->failure);
@@ -90,14 +119,35 @@ TEST(in_process_instance, a_failing_batch_answers_every_request_with_the_error) 
   }
 }
 
+TEST(in_process_instance, a_request_taken_over_by_the_backend_is_left_to_it) {
+  fixture_metrics m;
+  std::vector<request_ptr> taken;
+  in_process_instance inst(
+      "decoupled",
+      [&](std::vector<request_ptr>& batch, batch_outcome& outcome) {
+        sized(batch, outcome);
+        for (auto& request : batch) taken.push_back(std::move(request));  // answers stay std::monostate
+      },
+      m.metrics, m.statistics);
+  auto r = make_request("r", clock::now());
+  std::vector<request_ptr> batch;
+  batch.push_back(std::move(r.request));
+  run(inst, std::move(batch));
+  ASSERT_EQ(taken.size(), 1u);
+  EXPECT_EQ(r.sink->finish_count, 0);
+  taken.front()->sink->finish(std::nullopt);
+  EXPECT_EQ(r.sink->finish_count, 1);
+}
+
 TEST(in_process_instance, a_request_cancelled_before_its_batch_runs_is_not_executed) {
   fixture_metrics m;
   std::int64_t executed_rows = 0;
   in_process_instance inst(
       "echo",
-      [&](const std::vector<tensor>& inputs) -> std::variant<std::vector<tensor>, error> {
-        executed_rows += inputs[0].shape[0];
-        return std::vector<tensor>{inputs[0]};
+      [&](std::vector<request_ptr>& batch, batch_outcome& outcome) {
+        sized(batch, outcome);
+        for (const auto& request : batch) executed_rows += request->batch_rows();
+        echo_each(batch, outcome);
       },
       m.metrics, m.statistics);
   auto gone = make_request("gone", clock::now());

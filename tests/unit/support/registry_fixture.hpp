@@ -126,11 +126,15 @@ class test_kind_loader final : public model_loader {
     std::vector<std::unique_ptr<instance>> instances;
     instances.push_back(std::make_unique<in_process_instance>(
         config.name(),
-        [gate = gate_](const std::vector<tensor>& inputs) -> std::variant<std::vector<tensor>, error> {
+        [gate = gate_](std::vector<request_ptr>& batch, batch_outcome& outcome) {
           gate->pass();
-          auto out = inputs.at(0);
-          out.name = "OUTPUT0";
-          return std::vector<tensor>{out};
+          outcome.failed = false;
+          outcome.answers.clear();
+          for (const auto& request : batch) {
+            auto out = request->inputs.at(0);
+            out.name = "OUTPUT0";
+            outcome.answers.emplace_back(inference_response{{std::move(out)}, {}});
+          }
         },
         loaded->metrics(), loaded->statistics()));
     auto scheduler = std::make_shared<model_scheduler>(context.io, loaded->options(), std::move(instances),
