@@ -17,6 +17,8 @@ class instance {
     std::size_t batch_rows{0};
     std::size_t requests{0};
     clock::duration compute{};  // time spent in the backend
+    // The batch failed as a whole (the backend's execute returned an error);
+    // requests failing one by one inside a batch that ran do not set it.
     bool failed{false};
   };
   using done_callback = std::function<void(completion)>;
