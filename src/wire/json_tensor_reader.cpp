@@ -1,5 +1,7 @@
 #include "wire/json_tensor_reader.hpp"
 
+#include <rapidjson/error/en.h>
+
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -271,6 +273,28 @@ std::variant<tensor, error> tensor_from_binary(tensor header, std::size_t count,
 // ---- the request ----
 
 // `kind` is "input" or "output": a response's outputs have the inputs' form.
+std::variant<parsed_body, error> parse_body(std::shared_ptr<const std::string> body,
+                                            std::optional<std::size_t> json_length, std::string_view length_name,
+                                            std::string_view what) {
+  if (!body) body = std::make_shared<const std::string>();
+  if (json_length && *json_length > body->size()) {
+    return invalid(std::string(length_name) + " " + std::to_string(*json_length) + " is larger than the " +
+                   std::to_string(body->size()) + "-byte body");
+  }
+  const std::size_t header_size = json_length.value_or(body->size());
+  parsed_body parsed;
+  parsed.document.Parse<parse_flags>(body->data(), header_size);
+  if (parsed.document.HasParseError()) {
+    return invalid("malformed JSON at offset " + std::to_string(parsed.document.GetErrorOffset()) + ": " +
+                   rapidjson::GetParseError_En(parsed.document.GetParseError()));
+  }
+  if (!parsed.document.IsObject()) {
+    return invalid("the " + std::string(what) + " must be a JSON object, got " + json_type_name(parsed.document));
+  }
+  parsed.section = binary_section{std::move(body), header_size, 0, json_length.has_value()};
+  return parsed;
+}
+
 std::variant<tensor, error> decode_tensor(const json_value& input, std::size_t position, binary_section& section,
                                           std::string_view kind) {
   const std::string where = std::string(kind) + "s[" + std::to_string(position) + "]";

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -25,6 +26,18 @@ struct binary_section {
 
   std::size_t size() const { return body->size() - offset; }
 };
+
+// A KServe body split at `json_length` (all JSON when absent): its header
+// parsed into a JSON object, and the binary section after it. `length_name`
+// names the length in messages ("Inference-Header-Content-Length"), `what`
+// the body ("request", "response").
+struct parsed_body {
+  rapidjson::Document document;
+  binary_section section;
+};
+std::variant<parsed_body, error> parse_body(std::shared_ptr<const std::string> body,
+                                            std::optional<std::size_t> json_length, std::string_view length_name,
+                                            std::string_view what);
 
 // Decodes element `position` of an "inputs" (kind "input") or "outputs"
 // (kind "output") array. Binary tensors become views into the section's body

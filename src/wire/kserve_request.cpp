@@ -1,7 +1,5 @@
 #include "wire/kserve_request.hpp"
 
-#include <rapidjson/error/en.h>
-
 #include <bit>
 #include <limits>
 #include <utility>
@@ -94,20 +92,9 @@ std::optional<error> decode_requested_outputs(const json_value& outputs, decoded
 
 std::variant<decoded_infer_request, error> decode_infer_request(std::shared_ptr<const std::string> body,
                                                                 std::optional<std::size_t> json_length) {
-  if (!body) body = std::make_shared<const std::string>();
-  if (json_length && *json_length > body->size()) {
-    return invalid("Inference-Header-Content-Length " + std::to_string(*json_length) + " is larger than the " +
-                   std::to_string(body->size()) + "-byte body");
-  }
-  const std::size_t header_size = json_length.value_or(body->size());
-
-  rapidjson::Document document;
-  document.Parse<parse_flags>(body->data(), header_size);
-  if (document.HasParseError()) {
-    return invalid("malformed JSON at offset " + std::to_string(document.GetErrorOffset()) + ": " +
-                   rapidjson::GetParseError_En(document.GetParseError()));
-  }
-  if (!document.IsObject()) return invalid("the request must be a JSON object, got " + json_type_name(document));
+  auto split = parse_body(std::move(body), json_length, "Inference-Header-Content-Length", "request");
+  if (auto* failure = std::get_if<error>(&split)) return std::move(*failure);
+  auto& [document, section] = std::get<parsed_body>(split);
 
   decoded_infer_request request;
   if (const auto* id = find_member(document, "id")) {
@@ -121,7 +108,6 @@ std::variant<decoded_infer_request, error> decode_infer_request(std::shared_ptr<
   const auto* inputs = find_member(document, "inputs");
   if (!inputs) return invalid("the request has no \"inputs\"");
   if (!inputs->IsArray()) return invalid("\"inputs\" must be an array, got " + json_type_name(*inputs));
-  binary_section section{body, header_size, 0, json_length.has_value()};
   request.inputs.reserve(inputs->Size());
   for (rapidjson::SizeType i = 0; i < inputs->Size(); ++i) {
     auto decoded = decode_tensor((*inputs)[i], i, section);

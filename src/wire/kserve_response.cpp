@@ -1,7 +1,5 @@
 #include "wire/kserve_response.hpp"
 
-#include <rapidjson/error/en.h>
-
 #include <algorithm>
 #include <utility>
 
@@ -23,26 +21,15 @@ struct selected_output {
 
 std::variant<decoded_infer_response, error> decode_infer_response(std::shared_ptr<const std::string> body,
                                                                   std::optional<std::size_t> json_length) {
-  if (!body) body = std::make_shared<const std::string>();
-  if (json_length && *json_length > body->size()) {
-    return invalid("header length " + std::to_string(*json_length) + " is larger than the " +
-                   std::to_string(body->size()) + "-byte body");
-  }
-  const std::size_t header_size = json_length.value_or(body->size());
-  rapidjson::Document document;
-  document.Parse<parse_flags>(body->data(), header_size);
-  if (document.HasParseError()) {
-    return invalid("malformed JSON at offset " + std::to_string(document.GetErrorOffset()) + ": " +
-                   rapidjson::GetParseError_En(document.GetParseError()));
-  }
-  if (!document.IsObject()) return invalid("the response must be a JSON object, got " + json_type_name(document));
+  auto split = parse_body(std::move(body), json_length, "header length", "response");
+  if (auto* failure = std::get_if<error>(&split)) return std::move(*failure);
+  auto& [document, section] = std::get<parsed_body>(split);
 
   decoded_infer_response response;
   if (const auto* id = find_member(document, "id"); id && id->IsString()) response.id.assign(string_of(*id));
   const auto* outputs = find_member(document, "outputs");
   if (!outputs) return invalid("the response has no \"outputs\"");
   if (!outputs->IsArray()) return invalid("\"outputs\" must be an array, got " + json_type_name(*outputs));
-  binary_section section{body, header_size, 0, json_length.has_value()};
   response.outputs.reserve(outputs->Size());
   for (rapidjson::SizeType i = 0; i < outputs->Size(); ++i) {
     auto decoded = decode_tensor((*outputs)[i], i, section, "output");
