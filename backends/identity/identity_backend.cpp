@@ -111,8 +111,9 @@ void echo(const surge_model& model, const sdk::request_view& request, sdk::respo
   for (const auto& t : model.tensors) {
     const auto input = request.input(t.input);
     if (input.type() != t.type) {
-      sdk::fail(SURGE_ERROR_INVALID_ARGUMENT, "input '" + t.input + "' is " + std::string(sdk::type_name(input.type())) +
-                                                  ", expected " + std::string(sdk::type_name(t.type)));
+      sdk::fail(SURGE_ERROR_INVALID_ARGUMENT, "input '" + t.input + "' is " +
+                                                  std::string(sdk::type_name(input.type())) + ", expected " +
+                                                  std::string(sdk::type_name(t.type)));
     }
     const auto size = sdk::element_size(t.type);
     const auto count = sdk::element_count(input.shape());
@@ -215,7 +216,8 @@ extern "C" SURGE_BACKEND_EXPORT surge_error* surge_instance_execute(surge_instan
                                           std::to_string(model.fail_every_n_batches) + ")");
     }
     for (auto* request : sdk::requests_of(requests, request_count)) {
-      sdk::answer(request, [&](const sdk::request_view& view, sdk::response& response) { echo(model, view, response); });
+      sdk::answer(request,
+                  [&](const sdk::request_view& view, sdk::response& response) { echo(model, view, response); });
     }
   });
 }

@@ -350,7 +350,9 @@ class input_view {
     surge_memory_type memory = SURGE_MEMORY_CPU;
     std::int64_t device = 0;
     check(surge_input_buffer(input_, 0, &data, &size, &memory, &device));
-    if (memory == SURGE_MEMORY_GPU) fail(SURGE_ERROR_UNSUPPORTED, "input '" + std::string(name()) + "' is in GPU memory");
+    if (memory == SURGE_MEMORY_GPU) {
+      fail(SURGE_ERROR_UNSUPPORTED, "input '" + std::string(name()) + "' is in GPU memory");
+    }
     return {static_cast<const std::byte*>(data), static_cast<std::size_t>(size)};
   }
 
@@ -648,7 +650,9 @@ inline void scatter(std::vector<response>& responses, std::span<const std::int64
     if (type == SURGE_TYPE_BYTES) {
       begin = detail::bytes_offset(data, row * per_row);
       end = detail::bytes_offset(data, (row + rows[r]) * per_row);
-      if (begin == SIZE_MAX || end == SIZE_MAX) fail(SURGE_ERROR_INTERNAL, "output '" + name + "' has malformed BYTES elements");
+      if (begin == SIZE_MAX || end == SIZE_MAX) {
+        fail(SURGE_ERROR_INTERNAL, "output '" + name + "' has malformed BYTES elements");
+      }
     } else {
       begin = static_cast<std::size_t>(row * per_row) * width;
       end = static_cast<std::size_t>((row + rows[r]) * per_row) * width;

@@ -96,7 +96,9 @@ void backend_instance_handle::execute(std::vector<request_ptr>& batch, batch_out
   outcome.answers.clear();
   outcome.answers.resize(batch.size());
   if (handle_ == nullptr) {
-    for (auto& answer : outcome.answers) answer = make_error(error_code::internal, "execute on a moved-from backend instance");
+    for (auto& answer : outcome.answers) {
+      answer = make_error(error_code::internal, "execute on a moved-from backend instance");
+    }
     outcome.failed = true;
     return;
   }

@@ -63,7 +63,9 @@ surge_error* add_tensor(surge_model_info* info, bool input, const char* name, su
     return new_error(SURGE_ERROR_INVALID_ARGUMENT,
                      std::string("surge_model_info_add_") + kind + " is only for surge_model_autocomplete");
   }
-  if (name == nullptr || *name == '\0') return new_error(SURGE_ERROR_INVALID_ARGUMENT, std::string(kind) + " needs a name");
+  if (name == nullptr || *name == '\0') {
+    return new_error(SURGE_ERROR_INVALID_ARGUMENT, std::string(kind) + " needs a name");
+  }
   auto& list = input ? info->spec->inputs : info->spec->outputs;
   if (std::any_of(list.begin(), list.end(), [&](const surge::tensor_spec& t) { return t.name == name; })) {
     return new_error(SURGE_ERROR_INVALID_ARGUMENT, std::string(kind) + " '" + name + "' is declared already");
@@ -397,7 +399,8 @@ surge_error* surge_response_output(surge_response* response, const char* name, s
                                    surge_memory_type* memory_type, int64_t* device_id, void** buffer) {
   return guarded([&]() -> surge_error* {
     if (response == nullptr || buffer == nullptr) {
-      return new_error(SURGE_ERROR_INVALID_ARGUMENT, "surge_response_output needs a response and a place for the buffer");
+      return new_error(SURGE_ERROR_INVALID_ARGUMENT,
+                       "surge_response_output needs a response and a place for the buffer");
     }
     *buffer = nullptr;
     const auto& spec = *response->request->context->spec;

@@ -23,7 +23,8 @@ using testing::request_of;
 using testing::values_of;
 
 tensor row(float value, std::int64_t rows = 1) {
-  return make_input<float>("INPUT0", data_type::fp32, {rows, 2}, std::vector<float>(static_cast<std::size_t>(rows * 2), value));
+  return make_input<float>("INPUT0", data_type::fp32, {rows, 2},
+                           std::vector<float>(static_cast<std::size_t>(rows * 2), value));
 }
 
 class backend_abi_test : public ::testing::Test {

@@ -145,7 +145,8 @@ TEST(backend_helpers_test, model_info_reads_the_declared_tensors) {
   ASSERT_EQ(inputs.size(), 1u);
   EXPECT_EQ(inputs[0].name, "x");
   EXPECT_EQ(inputs[0].type, SURGE_TYPE_INT64);
-  EXPECT_EQ(std::vector<std::int64_t>(inputs[0].dims.begin(), inputs[0].dims.end()), (std::vector<std::int64_t>{3, -1}));
+  EXPECT_EQ(std::vector<std::int64_t>(inputs[0].dims.begin(), inputs[0].dims.end()),
+            (std::vector<std::int64_t>{3, -1}));
   // Autocomplete setters outside surge_model_autocomplete are refused.
   EXPECT_THROW(info.set_max_batch_size(8), sdk::backend_exception);
 }

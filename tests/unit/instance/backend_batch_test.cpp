@@ -31,14 +31,16 @@ class backend_batch_test : public ::testing::Test {
   void SetUp() override {
     auto library = backend_library::load(control_.directory(), "test");
     ASSERT_TRUE(std::holds_alternative<std::shared_ptr<backend_library>>(library)) << std::get<error>(library).message;
-    auto model = backend_model::create(std::get<std::shared_ptr<backend_library>>(library), testing::test_backend_spec());
+    auto model =
+        backend_model::create(std::get<std::shared_ptr<backend_library>>(library), testing::test_backend_spec());
     ASSERT_TRUE(std::holds_alternative<std::shared_ptr<backend_model>>(model)) << std::get<error>(model).message;
     auto handle = backend_instance_handle::create(std::get<std::shared_ptr<backend_model>>(model), 0);
     ASSERT_TRUE(std::holds_alternative<backend_instance_handle>(handle));
     auto shared = std::make_shared<backend_instance_handle>(std::get<backend_instance_handle>(std::move(handle)));
     std::vector<std::unique_ptr<instance>> instances;
     instances.push_back(std::make_unique<in_process_instance>(
-        "test_0", [shared](std::vector<request_ptr>& batch, batch_outcome& outcome) { shared->execute(batch, outcome); },
+        "test_0",
+        [shared](std::vector<request_ptr>& batch, batch_outcome& outcome) { shared->execute(batch, outcome); },
         metrics_, statistics_));
     batcher_options options;
     options.max_batch_size = 8;

@@ -46,7 +46,8 @@ TEST(backend_config_completion_test, what_the_config_declares_wins) {
                       "input [ { name: \"INPUT0\" data_type: TYPE_INT32 dims: [ 3 ] } ]\n"
                       "parameters [ { key: \"autocomplete_max_batch_size\" value: { string_value: \"16\" } } ]\n");
   std::filesystem::create_directories(repository.path() / "partial" / "1");
-  const auto completed = load_model_config(repository.path() / "partial", backend_config_completion(control.directory()));
+  const auto completed =
+      load_model_config(repository.path() / "partial", backend_config_completion(control.directory()));
   ASSERT_TRUE(completed.config) << completed.error;
   ASSERT_EQ(completed.config->input_size(), 1);
   EXPECT_EQ(completed.config->input(0).data_type(), config::TYPE_INT32);
@@ -59,7 +60,8 @@ TEST(backend_config_completion_test, leaves_remote_models_and_missing_backends_a
   testing::write_file(repository.path() / "nobackend" / "config.pbtxt", "backend: \"no_such_backend\"\n");
   std::filesystem::create_directories(repository.path() / "nobackend" / "1");
   const auto result =
-      load_model_config(repository.path() / "nobackend", backend_config_completion(testing::test_backend_control::directory()));
+      load_model_config(repository.path() / "nobackend",
+                        backend_config_completion(testing::test_backend_control::directory()));
   EXPECT_FALSE(result.config);
   EXPECT_NE(result.error.find("at least one input is required"), std::string::npos) << result.error;
 }
