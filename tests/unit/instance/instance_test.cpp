@@ -8,6 +8,7 @@
 #include "instance/batch_assembly.hpp"
 #include "instance/in_process_instance.hpp"
 #include "scheduler/model_scheduler.hpp"
+#include "support/held_instance.hpp"
 #include "support/test_support.hpp"
 
 namespace surge {
@@ -189,54 +190,18 @@ TEST(batch_assembly, bytes_outputs_split_on_element_boundaries) {
   EXPECT_EQ(parts[1][0].shape, (std::vector<std::int64_t>{2}));
 }
 
-// An instance the test completes by hand, to watch the scheduler's choices.
-class manual_instance final : public instance {
- public:
-  void execute(std::vector<request_ptr> batch, done_callback done) override {
-    std::lock_guard lock(mutex_);
-    batches_.push_back({std::move(batch), std::move(done)});
-    changed_.notify_all();
-  }
-  void stop() override {}
+using testing::held_instance;
 
-  // Waits for the n-th batch (0-based) and returns its request ids.
-  std::vector<std::string> wait_for_batch(std::size_t n) {
-    std::unique_lock lock(mutex_);
-    EXPECT_TRUE(changed_.wait_for(lock, 10s, [&] { return batches_.size() > n; })) << "no batch " << n;
-    std::vector<std::string> ids;
-    if (batches_.size() > n) {
-      for (auto& r : batches_[n].requests) ids.push_back(r->id);
-    }
-    return ids;
-  }
+// Waits for the n-th batch (0-based) and returns its request ids.
+std::vector<std::string> wait_for_batch(held_instance& inst, std::size_t n) {
+  EXPECT_TRUE(inst.wait_for_batches(n + 1)) << "no batch " << n;
+  return inst.batch_ids(n);
+}
 
-  void complete(std::size_t n) {
-    std::unique_lock lock(mutex_);
-    auto& b = batches_.at(n);
-    for (auto& r : b.requests) {
-      r->sink->send(inference_response{});
-      r->sink->finish(std::nullopt);
-    }
-    auto done = std::move(b.done);
-    const auto count = b.requests.size();
-    lock.unlock();
-    done(completion{count, count, 1ms, false});
-  }
-
- private:
-  struct pending {
-    std::vector<request_ptr> requests;
-    done_callback done;
-  };
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  std::vector<pending> batches_;
-};
-
-// A scheduler over one manual_instance, its io_context run by a thread of its own.
+// A scheduler over one held_instance, its io_context run by a thread of its own.
 struct scheduler_fixture {
   explicit scheduler_fixture(batcher_options options) {
-    auto owned = std::make_unique<manual_instance>();
+    auto owned = std::make_unique<held_instance>();
     inst = owned.get();
     std::vector<std::unique_ptr<instance>> instances;
     instances.push_back(std::move(owned));
@@ -252,7 +217,7 @@ struct scheduler_fixture {
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard{io.get_executor()};
   std::thread io_thread{[this] { io.run(); }};
   fixture_metrics m;
-  manual_instance* inst{nullptr};
+  held_instance* inst{nullptr};
   std::shared_ptr<model_scheduler> scheduler;
 };
 
@@ -265,7 +230,7 @@ TEST(model_scheduler, queues_behind_a_busy_instance_then_batches_the_backlog) {
 
   auto first = make_request("first", clock::now());
   scheduler->schedule(std::move(first.request));
-  EXPECT_EQ(inst->wait_for_batch(0), (std::vector<std::string>{"first"}));
+  EXPECT_EQ(wait_for_batch(*inst, 0), (std::vector<std::string>{"first"}));
 
   std::vector<testing::made_request> backlog;
   for (int i = 0; i < 3; ++i) {
@@ -273,7 +238,7 @@ TEST(model_scheduler, queues_behind_a_busy_instance_then_batches_the_backlog) {
     scheduler->schedule(std::move(backlog.back().request));
   }
   inst->complete(0);
-  EXPECT_EQ(inst->wait_for_batch(1), (std::vector<std::string>{"b0", "b1", "b2"}));
+  EXPECT_EQ(wait_for_batch(*inst, 1), (std::vector<std::string>{"b0", "b1", "b2"}));
   inst->complete(1);
   for (auto& r : backlog) EXPECT_TRUE(r.sink->wait_finished());
 
@@ -290,7 +255,7 @@ TEST(model_scheduler, full_queue_answers_unavailable_and_stop_answers_the_rest) 
 
   auto running = make_request("running", clock::now());
   scheduler->schedule(std::move(running.request));
-  inst->wait_for_batch(0);
+  wait_for_batch(*inst, 0);
   auto queued = make_request("queued", clock::now());
   auto refused = make_request("refused", clock::now());
   scheduler->schedule(std::move(queued.request));

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "scheduler/model_scheduler.hpp"
+#include "support/held_instance.hpp"
 #include "support/test_support.hpp"
 
 namespace surge {
@@ -23,48 +24,7 @@ using testing::recording_sink;
 
 constexpr auto wait_limit = 10s;
 
-// Holds every batch until the test completes it, so what is running and
-// what is queued is decided by the test.
-class held_instance final : public instance {
- public:
-  explicit held_instance(std::shared_ptr<std::atomic<int>> stops) : stops_(std::move(stops)) {}
-
-  void execute(std::vector<request_ptr> batch, done_callback done) override {
-    std::lock_guard lock(mutex_);
-    batches_.push_back({std::move(batch), std::move(done)});
-    changed_.notify_all();
-  }
-  void stop() override { stops_->fetch_add(1); }
-
-  bool wait_for_batches(std::size_t count) {
-    std::unique_lock lock(mutex_);
-    return changed_.wait_for(lock, wait_limit, [&] { return batches_.size() >= count; });
-  }
-
-  // Answers batch n successfully and reports it done.
-  void complete(std::size_t n) {
-    std::unique_lock lock(mutex_);
-    auto& b = batches_.at(n);
-    for (auto& r : b.requests) {
-      r->sink->send(inference_response{});
-      r->sink->finish(std::nullopt);
-    }
-    auto done = std::move(b.done);
-    const auto count = b.requests.size();
-    lock.unlock();
-    done(completion{count, count, 1ms, false});
-  }
-
- private:
-  struct pending {
-    std::vector<request_ptr> requests;
-    done_callback done;
-  };
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  std::vector<pending> batches_;
-  std::shared_ptr<std::atomic<int>> stops_;  // outlives the instance, which join() releases
-};
+using testing::held_instance;
 
 // A drain's callback, waited for without polling.
 class drained_flag {
