@@ -194,6 +194,9 @@ def test_workers_read_the_stream_keda_watches(path):
         assert metadata["stream"] == f"surge:{model}:requests"
         assert metadata["consumerGroup"] == group
         assert "lagCount" in metadata and "pendingEntriesCount" not in metadata
+        # At zero workers the gateway refuses requests before they reach the
+        # stream, so the lag could never bring a worker back.
+        assert scaled["spec"]["minReplicaCount"] >= 1
         # KEDA's operator resolves the address from its own namespace.
         host, port = metadata["address"].rsplit(":", 1)
         service = one(resources, "Service", host.split(".")[0])
