@@ -3,6 +3,8 @@
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <limits>
 #include <stdexcept>
 
@@ -44,6 +46,14 @@ std::uint16_t grpc_server::start(const std::string& host, std::uint16_t port) {
   // gRPC sets SO_REUSEPORT by default, which would let a second server bind
   // a port that is in use instead of failing as the HTTP listener does.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // gRPC 1.51 has no limit on incoming connections, and its acceptor stops
+  // for good after one accept() fails with EMFILE: descriptors are guarded by
+  // the HTTP limits leaving a reserve (descriptor_budget), and idle gRPC
+  // connections are closed so a flood of them does not stay.
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+                             static_cast<int>(std::min<std::int64_t>(limits_.max_connection_idle.count(),
+                                                                     std::numeric_limits<int>::max())));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, limits_.max_concurrent_streams);
   server_ = builder.BuildAndStart();
   if (!server_ || bound_port == 0) {
     server_.reset();

@@ -21,6 +21,10 @@ class request_gate;
 
 struct grpc_limits {
   std::size_t max_message_bytes{64 * 1024 * 1024};  // each received and each sent message
+  // A connection with no call open for this long is closed (GOAWAY), as HTTP
+  // closes an idle keep-alive connection: idle sockets cannot pile up.
+  std::chrono::milliseconds max_connection_idle{std::chrono::seconds(60)};
+  int max_concurrent_streams{1024};  // calls open at once on one connection
 };
 
 // The KServe v2 gRPC endpoint. gRPC runs its own threads for the transport
