@@ -143,6 +143,20 @@ int serve(const serve_options& options) {
   grpc_limits.max_message_bytes = options.grpc_max_message_mib * 1024 * 1024;
   grpc_limits.max_connection_idle = std::chrono::seconds(options.idle_timeout_seconds);
   surge::grpc_frontend::grpc_server grpc(io, models, grpc_limits);
+  // Connection counts are read where they live, when /metrics is rendered.
+  const auto connection_samples = [&](surge::metrics::sample_list& samples, auto value) {
+    samples.push_back({{{"listener", "inference"}}, static_cast<double>(value(http.connections()))});
+    samples.push_back({{{"listener", "metrics"}}, static_cast<double>(value(metrics_http.connections()))});
+  };
+  const auto open_connections = metrics.add_gauge_collector(
+      "surge_http_connections", "Open HTTP connections", [&](surge::metrics::sample_list& samples) {
+        connection_samples(samples, [](const auto& limiter) { return limiter.open_connections(); });
+      });
+  const auto evicted_connections = metrics.add_gauge_collector(
+      "surge_http_connections_evicted", "Idle HTTP connections closed to make room at the connection limit",
+      [&](surge::metrics::sample_list& samples) {
+        connection_samples(samples, [](const auto& limiter) { return limiter.evictions(); });
+      });
   std::uint16_t http_port = 0;
   std::uint16_t metrics_port = 0;
   std::uint16_t grpc_port = 0;
