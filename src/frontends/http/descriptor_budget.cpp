@@ -27,7 +27,8 @@ descriptor_plan plan_descriptors(std::size_t descriptor_limit, std::size_t http_
   plan.reserved = descriptor_limit - available;
   // The metrics port keeps its own share, at most an eighth of what HTTP may use.
   plan.metrics_connections = std::clamp<std::size_t>(metrics_wanted, 1, std::max<std::size_t>(1, available / 8));
-  plan.http_connections = std::clamp<std::size_t>(http_wanted, 1, std::max<std::size_t>(1, available - plan.metrics_connections));
+  plan.http_connections =
+      std::clamp<std::size_t>(http_wanted, 1, std::max<std::size_t>(1, available - plan.metrics_connections));
   plan.clamped = plan.metrics_connections != metrics_wanted || plan.http_connections != http_wanted;
   return plan;
 }
