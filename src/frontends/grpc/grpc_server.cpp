@@ -25,6 +25,10 @@ int message_limit(std::size_t bytes) {
   return static_cast<int>(std::min<std::size_t>(bytes, std::numeric_limits<int>::max()));
 }
 
+int milliseconds_argument(std::chrono::milliseconds duration) {
+  return static_cast<int>(std::clamp<std::int64_t>(duration.count(), 1, std::numeric_limits<int>::max()));
+}
+
 }  // namespace
 
 grpc_server::grpc_server(boost::asio::io_context& io, const model_registry& models, grpc_limits limits)
@@ -50,9 +54,8 @@ std::uint16_t grpc_server::start(const std::string& host, std::uint16_t port) {
   // for good after one accept() fails with EMFILE: descriptors are guarded by
   // the HTTP limits leaving a reserve (descriptor_budget), and idle gRPC
   // connections are closed so a flood of them does not stay.
-  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
-                             static_cast<int>(std::min<std::int64_t>(limits_.max_connection_idle.count(),
-                                                                     std::numeric_limits<int>::max())));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, milliseconds_argument(limits_.max_connection_idle));
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, milliseconds_argument(limits_.handshake_timeout));
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, limits_.max_concurrent_streams);
   server_ = builder.BuildAndStart();
   if (!server_ || bound_port == 0) {

@@ -24,6 +24,9 @@ struct grpc_limits {
   // A connection with no call open for this long is closed (GOAWAY), as HTTP
   // closes an idle keep-alive connection: idle sockets cannot pile up.
   std::chrono::milliseconds max_connection_idle{std::chrono::seconds(60)};
+  // A connection that has not finished its HTTP/2 preface by then is closed
+  // (gRPC's default is 120 s): sockets that never speak cannot pile up either.
+  std::chrono::milliseconds handshake_timeout{std::chrono::seconds(10)};
   int max_concurrent_streams{1024};  // calls open at once on one connection
 };
 
