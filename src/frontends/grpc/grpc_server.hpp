@@ -16,6 +16,7 @@ class Server;
 
 namespace surge::grpc_frontend {
 
+class grpc_acceptor;
 class inference_service;
 class request_gate;
 
@@ -54,6 +55,7 @@ class grpc_server {
 
  private:
   grpc_limits limits_;
+  std::unique_ptr<grpc_acceptor> acceptor_;
   std::unique_ptr<request_gate> gate_;
   std::unique_ptr<inference_service> service_;
   std::unique_ptr<grpc::Server> server_;

@@ -16,7 +16,7 @@
 
 #include <cerrno>
 
-#include "frontends/http/accept_backoff.hpp"
+#include "frontends/accept_backoff.hpp"
 #include "frontends/http/request_checks.hpp"
 #include "wire/kserve_request.hpp"
 #include "wire/kserve_response.hpp"

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "frontends/http/accept_backoff.hpp"
+#include "frontends/accept_backoff.hpp"
 #include "frontends/http/descriptor_budget.hpp"
 
 namespace surge::http {

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
-namespace surge::http {
+namespace surge {
 
 // How long an acceptor that ran out of file descriptors (EMFILE, ENFILE,
 // ENOBUFS, ENOMEM) waits before trying again, unless a connection closes
@@ -29,4 +29,4 @@ class accept_backoff {
   std::chrono::milliseconds next_;
 };
 
-}  // namespace surge::http
+}  // namespace surge
