@@ -3,16 +3,19 @@ gRPC keep answering during it, and everything works once it ends."""
 
 from __future__ import annotations
 
+import os
+import resource
 import socket
 import subprocess
 import sys
 import time
 
 import grpc
+import pytest
 import requests
 from tritonclient.grpc import service_pb2, service_pb2_grpc
 
-from surge_e2e import identity_config, json_infer_body, post_infer, write_model
+from surge_e2e import identity_config, json_infer_body, post_infer, wait_until, write_model
 
 # Opens `count` connections, says how many it holds, and keeps them open
 # (sending nothing) until its stdin closes.
@@ -102,3 +105,40 @@ def test_a_connection_flood_over_the_limit_leaves_health_metrics_and_grpc_answer
     evicted = [s.value for s in server.metrics() if s.name == "surge_http_connections_evicted"
                and s.labels.get("listener") == "inference"]
     assert evicted and evicted[0] >= sum(held) - LIMIT, evicted
+
+
+def test_every_port_recovers_after_the_server_runs_out_of_descriptors(surge_factory, tmp_path):
+    """gRPC 1.51's own acceptor stops for good after one EMFILE; surge's does not."""
+    repository = tmp_path / "models"
+    write_model(repository, "fd_identity", identity_config("fd_identity"))
+    server = surge_factory(repository, "--threads", "2")
+    pid = server.process.pid
+    open_now = len(os.listdir(f"/proc/{pid}/fd"))
+    try:
+        # The limits were sized at start-up; lowering the descriptor limit
+        # under the running server makes accept() fail with EMFILE on every port.
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (open_now + 32, open_now + 32))
+    except (PermissionError, OSError) as e:
+        pytest.skip(f"cannot lower the server's descriptor limit: {e}")
+    held = []
+    try:
+        for port in [server.grpc_port] * 100 + [server.http_port] * 50 + [server.metrics_port] * 10:
+            held.append(socket.create_connection((server.host, port), timeout=5))
+    finally:
+        for sock in held:
+            sock.close()
+    # Accepting resumes within the longest backoff (1 s) of descriptors freeing.
+    wait_until(lambda: _succeeds(_grpc_live, server), "gRPC ServerLive after the descriptors came back", 5)
+    wait_until(lambda: _succeeds(_health, server), "HTTP health after the descriptors came back", 5)
+    wait_until(lambda: _succeeds(_metrics, server), "/metrics after the descriptors came back", 5)
+    response = post_infer(server, "fd_identity", json_infer_body([[1.0, 2.0]]))
+    assert response.status_code == 200, response.text
+    assert "accept4" not in server.stderr_text()
+
+
+def _succeeds(probe, server) -> bool:
+    try:
+        probe(server)
+        return True
+    except (OSError, AssertionError, grpc.RpcError, requests.RequestException):
+        return False
