@@ -177,7 +177,7 @@ bool out_of_resources(const boost::system::error_code& ec) {
 void refuse(tcp::socket& socket) {
   static constexpr std::string_view answer =
       "HTTP/1.1 503 Service Unavailable\r\nServer: surge\r\nContent-Type: application/json\r\n"
-      "Retry-After: 1\r\nConnection: close\r\nContent-Length: 36\r\n\r\n"
+      "Retry-After: 1\r\nConnection: close\r\nContent-Length: 37\r\n\r\n"
       "{\"error\":\"too many open connections\"}";
   (void)::send(socket.native_handle(), answer.data(), answer.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
   boost::system::error_code ignored;

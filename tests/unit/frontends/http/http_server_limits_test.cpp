@@ -134,5 +134,27 @@ TEST_F(http_server_limits, while_every_connection_is_busy_the_acceptor_waits_and
   EXPECT_NE(read_head(waiting).find("HTTP/1.1 200"), std::string::npos);  // held, not refused with 503
 }
 
+TEST_F(http_server_limits, a_client_over_its_own_limit_with_nothing_idle_is_answered_503) {
+  start({.max_connections = 10, .max_connections_per_client = 1});
+  auto busy = connect();
+  send(busy, "/hold");
+  handler_.wait_entered();
+  auto refused = connect();
+  // The whole answer, up to the server's close.
+  std::string answer;
+  boost::system::error_code ec;
+  asio::read(refused, asio::dynamic_buffer(answer), ec);
+  EXPECT_EQ(ec, asio::error::eof);
+  const auto head_end = answer.find("\r\n\r\n");
+  ASSERT_NE(head_end, std::string::npos) << answer;
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 503")) << answer;
+  const auto body = answer.substr(head_end + 4);
+  EXPECT_EQ(body, R"({"error":"too many open connections"})");
+  EXPECT_NE(answer.find("Content-Length: " + std::to_string(body.size()) + "\r\n"), std::string::npos) << answer;
+  EXPECT_EQ(server_->connections().refusals(), 1u);
+  handler_.release(io_);
+  EXPECT_NE(read_head(busy).find("HTTP/1.1 200"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace surge::http
