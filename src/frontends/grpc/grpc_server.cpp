@@ -25,10 +25,11 @@ int message_limit(std::size_t bytes) {
 
 }  // namespace
 
-grpc_server::grpc_server(boost::asio::io_context& io, const model_registry& models, grpc_limits limits)
+grpc_server::grpc_server(boost::asio::io_context& io, const model_registry& models, grpc_limits limits,
+                         const auth::api_keys& keys)
     : limits_(limits),
       gate_(std::make_unique<request_gate>(io)),
-      service_(std::make_unique<inference_service>(models, *gate_)) {}
+      service_(std::make_unique<inference_service>(models, *gate_, keys)) {}
 
 grpc_server::~grpc_server() {
   if (server_) shutdown();

@@ -182,16 +182,34 @@ asio::awaitable<void> http_server::session(std::shared_ptr<connection> conn) {
     // the whole request must come within io_timeout.
     conn->expires_after(limits_.idle_timeout);
     auto [read_ec, header_bytes] = co_await http::async_read_header(stream, buffer, parser, as_tuple(use_awaitable));
+    std::size_t body_limit = limits_.body_limit_bytes;
+    std::optional<response_message> over_body_limit;
+    if (!read_ec && !draining_.load()) {
+      auto verdict = handler_.screen(parser.get());
+      if (verdict.refusal) {
+        verdict.refusal->keep_alive(false);
+        conn->expires_after(limits_.io_timeout);
+        co_await http::async_write(stream, *verdict.refusal, as_tuple(use_awaitable));
+        break;
+      }
+      if (verdict.body_limit_bytes && *verdict.body_limit_bytes < body_limit) {
+        body_limit = *verdict.body_limit_bytes;
+        parser.body_limit(body_limit);  // a chunked body is counted against it as it arrives
+        over_body_limit = std::move(verdict.over_body_limit);
+      }
+    }
     if (!read_ec && !parser.is_done()) {
       conn->expires_after(limits_.io_timeout);
       std::tie(read_ec, header_bytes) = co_await http::async_read(stream, buffer, parser, as_tuple(use_awaitable));
     }
     if (read_ec) {
       std::optional<response_message> refusal;
-      if (read_ec == http::error::body_limit) {
+      if (read_ec == http::error::body_limit && over_body_limit) {
+        refusal = std::move(over_body_limit);
+        refusal->keep_alive(false);
+      } else if (read_ec == http::error::body_limit) {
         refusal = error_response(http::status::payload_too_large,
-                                 "request body exceeds " + std::to_string(limits_.body_limit_bytes) + " bytes", 11,
-                                 false);
+                                 "request body exceeds " + std::to_string(body_limit) + " bytes", 11, false);
       } else if (read_ec == http::error::header_limit) {
         refusal = error_response(http::status::request_header_fields_too_large,
                                  "request headers exceed " + std::to_string(limits_.header_limit_bytes) + " bytes",
