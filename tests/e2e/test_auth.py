@@ -53,6 +53,10 @@ def _bearer(key: str) -> dict:
     return {"Authorization": f"Bearer {key}"}
 
 
+def _grpc_bearer(key: str) -> dict:
+    return {"authorization": f"Bearer {key}"}  # gRPC metadata keys are lowercase
+
+
 def _openai(server: SurgeServer, key: str) -> openai.OpenAI:
     return openai.OpenAI(base_url=server.url("/v1"), api_key=key, max_retries=0,
                          http_client=httpx.Client(timeout=HTTP_TIMEOUT_S))
@@ -126,10 +130,10 @@ def test_tritonclient_http_with_headers(server):
 def test_tritonclient_grpc_with_headers(server):
     client = grpcclient.InferenceServerClient(server.grpc_url)
     assert client.is_server_live() and client.is_server_ready() and client.is_model_ready(IDENTITY)
-    result = client.infer(IDENTITY, [_identity_input(grpcclient)], headers=_bearer(KEY))
+    result = client.infer(IDENTITY, [_identity_input(grpcclient)], headers=_grpc_bearer(KEY))
     np.testing.assert_array_equal(result.as_numpy("OUTPUT0"), [[1, 2, 3]])
-    assert client.get_model_metadata(IDENTITY, headers=_bearer(KEY)).name == IDENTITY
-    for headers in (None, _bearer("sk-wrong"), _bearer(SCRAPE)):
+    assert client.get_model_metadata(IDENTITY, headers=_grpc_bearer(KEY)).name == IDENTITY
+    for headers in (None, _grpc_bearer("sk-wrong"), _grpc_bearer(SCRAPE)):
         with pytest.raises(InferenceServerException) as refused:
             client.infer(IDENTITY, [_identity_input(grpcclient)], headers=headers)
         assert refused.value.status() == "StatusCode.UNAUTHENTICATED"
@@ -137,7 +141,7 @@ def test_tritonclient_grpc_with_headers(server):
     with pytest.raises(InferenceServerException) as index:
         client.get_model_repository_index()
     assert index.value.status() == "StatusCode.UNAUTHENTICATED"
-    assert client.get_model_repository_index(headers=_bearer(KEY)) is not None
+    assert client.get_model_repository_index(headers=_grpc_bearer(KEY)) is not None
     client.close()
 
 
