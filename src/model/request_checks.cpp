@@ -31,7 +31,9 @@ std::optional<error> validate_request(const config::ModelConfig& config, const i
   for (std::size_t i = 0; i < request.inputs.size(); ++i) {
     const auto& input = request.inputs[i];
     for (std::size_t j = 0; j < i; ++j) {
-      if (request.inputs[j].name == input.name) return invalid("input '" + client_text(input.name) + "' is given twice");
+      if (request.inputs[j].name == input.name) {
+        return invalid("input '" + client_text(input.name) + "' is given twice");
+      }
     }
     const config::ModelInput* spec = nullptr;
     for (const auto& candidate : config.input()) {
@@ -59,7 +61,8 @@ std::optional<error> validate_request(const config::ModelConfig& config, const i
     if (batching) {
       const auto rows = input.shape[0];
       if (rows < 1 || rows > config.max_batch_size()) {
-        return invalid("input '" + client_text(input.name) + "': batch size " + std::to_string(rows) + " is outside 1.." +
+        return invalid("input '" + client_text(input.name) + "': batch size " + std::to_string(rows) +
+                       " is outside 1.." +
                        std::to_string(config.max_batch_size()) + " (max_batch_size)");
       }
       if (batch_rows && *batch_rows != rows) {

@@ -87,12 +87,16 @@ std::optional<error> parse_request_entry(stream_entry entry, request_entry& part
 
   if (const auto* version = entry.find("version"); version && !version->empty()) {
     auto value = parse_number<std::int64_t>(*version);
-    if (!value || *value < 1) return invalid("field \"version\" is '" + client_text(*version) + "', not a version number");
+    if (!value || *value < 1) {
+      return invalid("field \"version\" is '" + client_text(*version) + "', not a version number");
+    }
     partial.version = *value;
   }
   if (const auto* deadline = entry.find("deadline"); deadline && !deadline->empty()) {
     auto value = parse_number<std::int64_t>(*deadline);
-    if (!value || *value < 0) return invalid("field \"deadline\" is '" + client_text(*deadline) + "', not unix milliseconds");
+    if (!value || *value < 0) {
+      return invalid("field \"deadline\" is '" + client_text(*deadline) + "', not unix milliseconds");
+    }
     if (*value > 0) partial.deadline_unix_ms = *value;
   }
   if (const auto* priority = entry.find("priority"); priority && !priority->empty()) {
@@ -136,7 +140,9 @@ std::variant<reply_entry, error> parse_reply_entry(stream_entry entry) {
       out.id = std::move(value);
     } else if (name == "status") {
       auto status = parse_number<int>(value);
-      if (!status || *status < 100 || *status > 599) return invalid("reply field \"status\" is '" + client_text(value) + "'");
+      if (!status || *status < 100 || *status > 599) {
+        return invalid("reply field \"status\" is '" + client_text(value) + "'");
+      }
       out.status = *status;
       has_status = true;
     } else if (name == "error") {

@@ -474,7 +474,8 @@ asio::awaitable<void> stream_worker::process(std::vector<streams::stream_entry> 
     if (invalid) {
       reject(400, invalid->message);
     } else if (request_fields.model != config.name()) {
-      reject(400, "entry names model '" + client_text(request_fields.model) + "' but this stream is model '" + config.name() + "'");
+      reject(400, "entry names model '" + client_text(request_fields.model) + "' but this stream is model '" +
+                      config.name() + "'");
     } else if (request_fields.deadline_unix_ms && *request_fields.deadline_unix_ms <= now_ms) {
       reject(504, "request to model '" + config.name() + "' passed its deadline before worker " + settings_.name +
                       " took it");
@@ -679,7 +680,8 @@ asio::awaitable<void> stream_worker::answer_and_ack(std::vector<job>& jobs) {
     letter.arg(static_cast<std::uint64_t>(streams::dead_letter_max_length)).arg("*");
     for (const auto& [field, value] : jobs[i].fields) letter.arg(field).arg(value);
     if (jobs[i].body) letter.arg("body").arg(*jobs[i].body);
-    letter.arg("reason").arg("the reply cannot be written to " + jobs[i].reply_to + ": " + std::string(written[i].text()));
+    letter.arg("reason").arg("the reply cannot be written to " + jobs[i].reply_to + ": " +
+                             std::string(written[i].text()));
     letter.arg("last_worker").arg(settings_.name);
     letters.push_back(std::move(letter));
     dead_ids.push_back(acked[i]);

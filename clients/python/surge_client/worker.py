@@ -481,7 +481,9 @@ class Worker:
                 _log(self.name, f"reply to {protocol.text(reply_to)} for entry {protocol.text(entry_id)}: {result}")
                 failed[entry_id] = (reply_to, result)
         done = [entry_id for _, _, entry_id in replies if entry_id not in failed]
-        letters = [(entry_id, reply_to, result) for entry_id, (reply_to, result) in failed.items() if _unwritable(result)]
+        letters = [
+            (entry_id, reply_to, result) for entry_id, (reply_to, result) in failed.items() if _unwritable(result)
+        ]
         if letters:
             pipe = self._redis.pipeline(transaction=False)
             for entry_id, reply_to, result in letters:

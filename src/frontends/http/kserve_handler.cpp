@@ -204,7 +204,9 @@ asio::awaitable<handler_result> kserve_handler::handle(request_message& request,
   };
   const bool is_get = method == http::verb::get || method == http::verb::head;
 
-  if (parts.empty() || parts[0] != "v2") co_return fail(http::status::not_found, "no route for " + client_text(request.target()));
+  if (parts.empty() || parts[0] != "v2") {
+    co_return fail(http::status::not_found, "no route for " + client_text(request.target()));
+  }
 
   // /v2
   if (parts.size() == 1) {
@@ -268,7 +270,10 @@ asio::awaitable<handler_result> kserve_handler::handle(request_message& request,
   std::optional<std::int64_t> requested_version;
   if (parts.size() > 4 && parts[3] == "versions") {
     requested_version = parse_version(parts[4]);
-    if (!requested_version) co_return fail(http::status::bad_request, "model version '" + client_text(parts[4]) + "' is not a positive integer");
+    if (!requested_version) {
+      co_return fail(http::status::bad_request,
+                     "model version '" + client_text(parts[4]) + "' is not a positive integer");
+    }
     next = 5;
   }
   if (parts.size() > next + 1) co_return fail(http::status::not_found, "no route for " + client_text(request.target()));
@@ -288,7 +293,8 @@ asio::awaitable<handler_result> kserve_handler::handle(request_message& request,
   if (action == "ready") {
     if (model && model->ready()) co_return ok(R"({"name":")" + client_text(model_name) + R"(","ready":true})");
     co_return fail(http::status::service_unavailable,
-                   "model '" + client_text(model_name) + "' is not ready" + (state->error.empty() ? "" : ": " + state->error));
+                   "model '" + client_text(model_name) + "' is not ready" +
+                       (state->error.empty() ? "" : ": " + state->error));
   }
   if (!state->error.empty() || !model) {
     co_return fail(http::status::service_unavailable,

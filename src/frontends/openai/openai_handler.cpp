@@ -117,8 +117,8 @@ asio::awaitable<handler_result> openai_handler::handle(http::request_message& re
     if (!is_post) co_return error_reply(beast_http::status::method_not_allowed, "use POST", "invalid_request_error", "", "", version);
     co_return co_await complete(request, stream, target == "/v1/chat/completions");
   }
-  co_return error_reply(beast_http::status::not_found, "no route for " + client_text(target), "invalid_request_error", "",
-                        "", version);
+  co_return error_reply(beast_http::status::not_found, "no route for " + client_text(target), "invalid_request_error",
+                        "", "", version);
 }
 
 asio::awaitable<handler_result> openai_handler::complete(http::request_message& request,
