@@ -49,6 +49,7 @@ sequence_scheduler::sequence_scheduler(std::string name, sequence_scheduler_opti
       statistics_(statistics),
       waiting_(std::max<std::uint32_t>(1, options.priority_levels)) {
   const auto& limits = model_->limits();
+  max_context_ = limits.max_context;
   if (options_.policy.max_running == 0 || options_.policy.max_running > limits.max_sequences) {
     options_.policy.max_running = limits.max_sequences;
   }
@@ -152,7 +153,7 @@ std::optional<error> sequence_scheduler::admit_request(inference_request& reques
   const auto invalid = [](std::string message) { return make_error(error_code::invalid_argument, std::move(message)); };
   auto& sampling = s.options.sampling;
   if (s.options.prompt.empty()) return invalid("prompt is empty");
-  const auto context = model_->limits().max_context;
+  const auto context = max_context_;
   if (s.options.prompt.size() > max_prompt_bytes(context)) {
     return invalid("prompt is " + std::to_string(s.options.prompt.size()) + " bytes; this model's context of " +
                    std::to_string(context) + " tokens holds at most " + std::to_string(max_prompt_bytes(context)) +
