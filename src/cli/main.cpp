@@ -11,18 +11,22 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <future>
 #include <iostream>
 #include <thread>
 
 #include "bench/bench_command.hpp"
+#include "frontends/auth_keys.hpp"
 #include "frontends/grpc/grpc_server.hpp"
 #include "frontends/http/descriptor_budget.hpp"
+#include "frontends/http/auth_handler.hpp"
 #include "frontends/http/http_server.hpp"
 #include "frontends/http/kserve_handler.hpp"
 #include "frontends/http/metrics_handler.hpp"
 #include "frontends/http/prefix_router.hpp"
+#include "frontends/openai/openai_codec.hpp"
 #include "frontends/openai/openai_handler.hpp"
 #include "metrics/registry.hpp"
 #include "pool/remote_models.hpp"
@@ -56,7 +60,25 @@ struct serve_options {
   std::size_t metrics_max_connections{64};       // the metrics port's own, apart from the inference port's
   unsigned drain_timeout_seconds{30};
   std::string redis_url;  // empty: worker-pool models need local_workers
+  std::string api_key_file;  // empty: keys only from SURGE_API_KEYS, if set
 };
+
+// The API keys of --api-key-file and of SURGE_API_KEYS ("k1,metrics k2");
+// none: every endpoint is open.
+std::variant<surge::auth::api_keys, surge::error> load_api_keys(const serve_options& options) {
+  surge::auth::api_keys keys;
+  if (!options.api_key_file.empty()) {
+    auto loaded = surge::auth::api_keys::load_file(options.api_key_file);
+    if (auto* failure = std::get_if<surge::error>(&loaded)) return std::move(*failure);
+    keys.merge(std::get<surge::auth::api_keys>(loaded));
+  }
+  if (const char* text = std::getenv("SURGE_API_KEYS"); text && *text) {
+    auto parsed = surge::auth::api_keys::parse(text, "SURGE_API_KEYS", ",\n");
+    if (auto* failure = std::get_if<surge::error>(&parsed)) return std::move(*failure);
+    keys.merge(std::get<surge::auth::api_keys>(parsed));
+  }
+  return keys;
+}
 
 std::filesystem::path default_backend_directory() {
   std::error_code ec;
@@ -74,6 +96,12 @@ int serve(const serve_options& options) {
               << descriptors.metrics_connections << " (metrics) to keep " << descriptors.reserved << " of "
               << descriptor_limit << " file descriptors for gRPC and models" << std::endl;
   }
+  auto loaded_keys = load_api_keys(options);
+  if (auto* failure = std::get_if<surge::error>(&loaded_keys)) {
+    std::cerr << "surge: --api-key-file: " << failure->message << std::endl;
+    return 2;
+  }
+  const auto api_keys = std::get<surge::auth::api_keys>(std::move(loaded_keys));
   asio::io_context io(static_cast<int>(options.threads));
   auto work = asio::make_work_guard(io);
   surge::metrics::registry metrics;
@@ -134,15 +162,24 @@ int serve(const serve_options& options) {
   metrics_limits.connections.max_connections_per_client = 0;
   surge::http::kserve_handler kserve(models);
   surge::openai::openai_handler openai(models);
-  surge::http::prefix_router routes(kserve);
-  routes.add("/v1/", openai);
+  using surge::auth::endpoint_group;
+  surge::http::auth_handler guarded_kserve(kserve, api_keys, surge::auth::group_of_http_target);
+  surge::http::auth_handler guarded_openai(
+      openai, api_keys, [](std::string_view) { return std::optional(endpoint_group::inference); },
+      [](std::string_view message) {
+        return surge::openai::error_json(message, "invalid_request_error", "", "invalid_api_key");
+      });
+  surge::http::prefix_router routes(guarded_kserve);
+  routes.add("/v1/", guarded_openai);
   surge::http::metrics_handler metrics_endpoint(metrics);
+  surge::http::auth_handler guarded_metrics(metrics_endpoint, api_keys,
+                                            [](std::string_view) { return std::optional(endpoint_group::metrics); });
   surge::http::http_server http(io, routes, limits);
-  surge::http::http_server metrics_http(io, metrics_endpoint, metrics_limits);
+  surge::http::http_server metrics_http(io, guarded_metrics, metrics_limits);
   surge::grpc_frontend::grpc_limits grpc_limits;
   grpc_limits.max_message_bytes = options.grpc_max_message_mib * 1024 * 1024;
   grpc_limits.max_connection_idle = std::chrono::seconds(options.idle_timeout_seconds);
-  surge::grpc_frontend::grpc_server grpc(io, models, grpc_limits);
+  surge::grpc_frontend::grpc_server grpc(io, models, grpc_limits, api_keys);
   // Connection counts are read where they live, when /metrics is rendered.
   const auto connection_samples = [&](surge::metrics::sample_list& samples, auto value) {
     samples.push_back({{{"listener", "inference"}}, static_cast<double>(value(http.connections()))});
@@ -277,6 +314,10 @@ int main(int argc, char** argv) {
   serve_command->add_option("--redis", options.redis_url,
                             "redis://host:port[/db] where worker-pool models' workers read their requests")
       ->envname("SURGE_REDIS");
+  serve_command->add_option("--api-key-file", options.api_key_file,
+                            "API keys, one a line: '<key>' (every group) or '<group> <key>' (inference, "
+                            "management, metrics); SURGE_API_KEYS adds keys in the same form, ','-separated")
+      ->envname("SURGE_API_KEY_FILE");
 
   surge::bench::bench_arguments bench_arguments;
   auto* bench_command = surge::bench::add_bench_command(app, bench_arguments);

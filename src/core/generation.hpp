@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -25,6 +26,17 @@ struct generation_options {
   std::string prompt;
   sampling_parameters sampling;
 };
+
+// The most bytes of text one token stands for, as assumed of every tokenizer
+// (the longest tokens of common BPE vocabularies are well under it; the demo
+// models' tokenizers take one byte per token). A prompt longer than
+// context × this many bytes therefore cannot fit its model's context and is
+// refused before it is tokenized, so a huge prompt costs no tokenizer time or
+// memory.
+inline constexpr std::size_t max_bytes_per_token = 64;
+inline constexpr std::size_t max_prompt_bytes(std::uint32_t context_tokens) {
+  return std::size_t{context_tokens} * max_bytes_per_token;
+}
 
 // One streamed piece of a generation. Every chunk but the last has no
 // finish_reason; the last one has it and the final token counts.

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <random>
 
+#include "core/generation.hpp"
 #include "generation/incremental_detokenizer.hpp"
 #include "generation/sampler.hpp"
 #include "generation/text_emitter.hpp"
@@ -49,6 +50,7 @@ sequence_scheduler::sequence_scheduler(std::string name, sequence_scheduler_opti
       statistics_(statistics),
       waiting_(std::max<std::uint32_t>(1, options.priority_levels)) {
   const auto& limits = model_->limits();
+  max_context_ = limits.max_context;
   if (options_.policy.max_running == 0 || options_.policy.max_running > limits.max_sequences) {
     options_.policy.max_running = limits.max_sequences;
   }
@@ -152,6 +154,12 @@ std::optional<error> sequence_scheduler::admit_request(inference_request& reques
   const auto invalid = [](std::string message) { return make_error(error_code::invalid_argument, std::move(message)); };
   auto& sampling = s.options.sampling;
   if (s.options.prompt.empty()) return invalid("prompt is empty");
+  const auto context = max_context_;
+  if (s.options.prompt.size() > max_prompt_bytes(context)) {
+    return invalid("prompt is " + std::to_string(s.options.prompt.size()) + " bytes; this model's context of " +
+                   std::to_string(context) + " tokens holds at most " + std::to_string(max_prompt_bytes(context)) +
+                   " bytes of text");
+  }
   if (sampling.max_tokens > options_.max_tokens_limit) {
     return invalid("max_tokens " + std::to_string(sampling.max_tokens) + " exceeds this model's limit of " +
                    std::to_string(options_.max_tokens_limit));

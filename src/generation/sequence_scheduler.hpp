@@ -73,7 +73,8 @@ class sequence_scheduler final : public request_scheduler {
 
   std::string name_;
   sequence_scheduler_options options_;
-  std::shared_ptr<generation_model> model_;
+  std::shared_ptr<generation_model> model_;  // released by stop()
+  std::uint32_t max_context_{0};              // model_'s, kept for admission checks after stop()
   std::vector<std::unique_ptr<generation_engine>> engines_;
   model_metrics& metrics_;
   generation_metrics& generation_;

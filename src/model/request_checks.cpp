@@ -1,6 +1,7 @@
 #include "model/request_checks.hpp"
 
 #include "config/model_config.hpp"
+#include "core/client_text.hpp"
 
 namespace surge {
 
@@ -30,17 +31,19 @@ std::optional<error> validate_request(const config::ModelConfig& config, const i
   for (std::size_t i = 0; i < request.inputs.size(); ++i) {
     const auto& input = request.inputs[i];
     for (std::size_t j = 0; j < i; ++j) {
-      if (request.inputs[j].name == input.name) return invalid("input '" + input.name + "' is given twice");
+      if (request.inputs[j].name == input.name) {
+        return invalid("input '" + client_text(input.name) + "' is given twice");
+      }
     }
     const config::ModelInput* spec = nullptr;
     for (const auto& candidate : config.input()) {
       if (candidate.name() == input.name) spec = &candidate;
     }
-    if (!spec) return invalid("unknown input '" + input.name + "' for model '" + config.name() + "'");
+    if (!spec) return invalid("unknown input '" + client_text(input.name) + "' for model '" + config.name() + "'");
 
     const auto expected_type = to_data_type(spec->data_type());
     if (input.type != expected_type) {
-      return invalid("input '" + input.name + "': datatype " + std::string(kserve_name(input.type)) +
+      return invalid("input '" + client_text(input.name) + "': datatype " + std::string(kserve_name(input.type)) +
                      " does not match the model's " + std::string(kserve_name(expected_type)));
     }
 
@@ -52,17 +55,18 @@ std::optional<error> validate_request(const config::ModelConfig& config, const i
       if (dims[static_cast<int>(d)] != -1 && dims[static_cast<int>(d)] != input.shape[d + offset]) shape_ok = false;
     }
     if (!shape_ok) {
-      return invalid("input '" + input.name + "': shape " + shape_string(input.shape) +
+      return invalid("input '" + client_text(input.name) + "': shape " + shape_string(input.shape) +
                      " does not match the model's " + (dims.empty() && batching ? std::string("[-1]") : expected));
     }
     if (batching) {
       const auto rows = input.shape[0];
       if (rows < 1 || rows > config.max_batch_size()) {
-        return invalid("input '" + input.name + "': batch size " + std::to_string(rows) + " is outside 1.." +
+        return invalid("input '" + client_text(input.name) + "': batch size " + std::to_string(rows) +
+                       " is outside 1.." +
                        std::to_string(config.max_batch_size()) + " (max_batch_size)");
       }
       if (batch_rows && *batch_rows != rows) {
-        return invalid("input '" + input.name + "': batch size " + std::to_string(rows) +
+        return invalid("input '" + client_text(input.name) + "': batch size " + std::to_string(rows) +
                        " differs from the other inputs' " + std::to_string(*batch_rows));
       }
       batch_rows = rows;
@@ -79,7 +83,7 @@ std::optional<error> validate_request(const config::ModelConfig& config, const i
   for (const auto& name : request.requested_outputs) {
     bool known = false;
     for (const auto& spec : config.output()) known = known || spec.name() == name;
-    if (!known) return invalid("unknown output '" + name + "' for model '" + config.name() + "'");
+    if (!known) return invalid("unknown output '" + client_text(name) + "' for model '" + config.name() + "'");
   }
   return std::nullopt;
 }

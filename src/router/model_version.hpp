@@ -40,6 +40,10 @@ class model_version : public std::enable_shared_from_this<model_version> {
   // Serves text generation (config section `generation`).
   bool generative() const { return config_.has_generation(); }
   std::int64_t version() const { return version_; }
+  // Generative models: the tokens of context (prompt and reply included) the
+  // backend reports; 0 for other models. Set by the loader before start().
+  std::uint32_t context_tokens() const { return context_tokens_; }
+  void set_context_tokens(std::uint32_t tokens) { context_tokens_ = tokens; }
   bool ready() const { return ready_.load(std::memory_order_acquire); }
 
   // Checks the request against the config (inputs, datatypes, shapes,
@@ -87,6 +91,7 @@ class model_version : public std::enable_shared_from_this<model_version> {
   std::shared_ptr<backend_model> backend_;
   std::shared_ptr<request_scheduler> scheduler_;
   bool reshape_here_{false};
+  std::uint32_t context_tokens_{0};
   std::atomic<bool> ready_{false};
   std::atomic<bool> draining_{false};  // drain() or stop() was called
   // retire() and stop() may race (shutdown while an unload drains).

@@ -1,5 +1,7 @@
 #include "streams/entries.hpp"
 
+#include "core/client_text.hpp"
+
 #include <charconv>
 
 namespace surge::streams {
@@ -85,17 +87,21 @@ std::optional<error> parse_request_entry(stream_entry entry, request_entry& part
 
   if (const auto* version = entry.find("version"); version && !version->empty()) {
     auto value = parse_number<std::int64_t>(*version);
-    if (!value || *value < 1) return invalid("field \"version\" is '" + *version + "', not a version number");
+    if (!value || *value < 1) {
+      return invalid("field \"version\" is '" + client_text(*version) + "', not a version number");
+    }
     partial.version = *value;
   }
   if (const auto* deadline = entry.find("deadline"); deadline && !deadline->empty()) {
     auto value = parse_number<std::int64_t>(*deadline);
-    if (!value || *value < 0) return invalid("field \"deadline\" is '" + *deadline + "', not unix milliseconds");
+    if (!value || *value < 0) {
+      return invalid("field \"deadline\" is '" + client_text(*deadline) + "', not unix milliseconds");
+    }
     if (*value > 0) partial.deadline_unix_ms = *value;
   }
   if (const auto* priority = entry.find("priority"); priority && !priority->empty()) {
     auto value = parse_number<std::uint32_t>(*priority);
-    if (!value) return invalid("field \"priority\" is '" + *priority + "', not a non-negative integer");
+    if (!value) return invalid("field \"priority\" is '" + client_text(*priority) + "', not a non-negative integer");
     partial.priority = *value;
   }
   if (const auto* trace = entry.find("traceparent")) partial.traceparent = *trace;
@@ -103,7 +109,7 @@ std::optional<error> parse_request_entry(stream_entry entry, request_entry& part
   if (!body) return invalid("request entry has no \"body\" field");
   if (const auto* length = entry.find("header_length"); length && !length->empty()) {
     auto value = parse_number<std::size_t>(*length);
-    if (!value) return invalid("field \"header_length\" is '" + *length + "', not a byte count");
+    if (!value) return invalid("field \"header_length\" is '" + client_text(*length) + "', not a byte count");
     if (*value > body->size()) {
       return invalid("field \"header_length\" is " + *length + " but the body has " + std::to_string(body->size()) +
                      " bytes");
@@ -134,7 +140,9 @@ std::variant<reply_entry, error> parse_reply_entry(stream_entry entry) {
       out.id = std::move(value);
     } else if (name == "status") {
       auto status = parse_number<int>(value);
-      if (!status || *status < 100 || *status > 599) return invalid("reply field \"status\" is '" + value + "'");
+      if (!status || *status < 100 || *status > 599) {
+        return invalid("reply field \"status\" is '" + client_text(value) + "'");
+      }
       out.status = *status;
       has_status = true;
     } else if (name == "error") {
@@ -142,7 +150,7 @@ std::variant<reply_entry, error> parse_reply_entry(stream_entry entry) {
     } else if (name == "header_length") {
       if (value.empty()) continue;
       auto length = parse_number<std::size_t>(value);
-      if (!length) return invalid("reply field \"header_length\" is '" + value + "'");
+      if (!length) return invalid("reply field \"header_length\" is '" + client_text(value) + "'");
       out.header_length = *length;
     } else if (name == "body") {
       out.body = std::move(value);

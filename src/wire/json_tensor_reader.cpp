@@ -8,6 +8,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "core/client_text.hpp"
 #include "wire/half_float.hpp"
 #include "wire/tensor_checks.hpp"
 
@@ -312,7 +313,7 @@ std::variant<tensor, error> decode_tensor(const json_value& input, std::size_t p
   if (!datatype->IsString())
     return invalid(label + ": \"datatype\" must be a string, got " + json_type_name(*datatype));
   const auto type = parse_kserve_data_type(string_of(*datatype));
-  if (!type) return invalid(label + ": unknown datatype '" + std::string(string_of(*datatype)) + "'");
+  if (!type) return invalid(label + ": unknown datatype '" + client_text(string_of(*datatype)) + "'");
   header.type = *type;
 
   const auto* shape = find_member(input, "shape");

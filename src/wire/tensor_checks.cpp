@@ -5,6 +5,8 @@
 #include <cstring>
 #include <limits>
 
+#include "core/client_text.hpp"
+
 namespace surge::wire {
 
 // Length prefixes are little-endian on the wire and copied with memcpy.
@@ -21,9 +23,10 @@ std::string shape_text(const std::vector<std::int64_t>& shape) {
 }
 
 std::string quoted_label(std::string_view kind, std::string_view name) {
+  const auto quoted = client_text(name);
   std::string label;
-  label.reserve(kind.size() + name.size() + 3);
-  label.append(kind).append(" '").append(name).append("'");
+  label.reserve(kind.size() + quoted.size() + 3);
+  label.append(kind).append(" '").append(quoted).append("'");
   return label;
 }
 

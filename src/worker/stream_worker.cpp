@@ -12,6 +12,7 @@
 #include <map>
 #include <mutex>
 
+#include "core/client_text.hpp"
 #include "wire/kserve_request.hpp"
 #include "wire/kserve_response.hpp"
 #include "model/request_checks.hpp"
@@ -98,6 +99,20 @@ void order_inputs(const config::ModelConfig& config, inference_request& request)
   request.inputs = std::move(ordered);
 }
 
+// True when Redis itself refused to add a reply (WRONGTYPE: reply_to holds
+// another type; a syntax error), which no retry will change; false for a lost
+// connection and for the errors Redis clears by itself (out of memory, a
+// replica, loading).
+bool reply_key_unwritable(const redis::reply& written) {
+  if (!written.is_error() || written.transport_failure()) return false;
+  const auto text = written.text();
+  for (std::string_view transient : {"OOM", "LOADING", "BUSY", "TRYAGAIN", "READONLY", "MASTERDOWN", "CLUSTERDOWN",
+                                     "NOREPLICAS", "MISCONF"}) {
+    if (text.starts_with(transient)) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 // One entry on its way through process(): answered early (reply set), or
@@ -106,6 +121,10 @@ struct stream_worker::job {
   std::string entry_id;
   std::string reply_to;
   std::string id;
+  // The entry as it came, for a dead letter should its reply be unwritable:
+  // every field but the body, and the body itself (shared, not copied).
+  std::vector<std::pair<std::string, std::string>> fields;
+  std::shared_ptr<const std::string> body;
   std::optional<streams::reply_entry> reply;
   loaded_version* version{nullptr};
   request_ptr request;  // moved into a batch while it runs
@@ -354,6 +373,7 @@ asio::awaitable<std::vector<streams::stream_entry>> stream_worker::reclaim() {
   std::vector<streams::stream_entry> keep;
   std::vector<redis::command> letters;
   std::vector<std::string> dead_ids;
+  std::vector<std::size_t> letter_of;  // per dead id: its XADD to the dead-letter stream in `letters`
   for (auto& entry : entries) {
     const auto it = by_id.find(entry.id);
     // This claim was one more delivery.
@@ -370,6 +390,7 @@ asio::awaitable<std::vector<streams::stream_entry>> stream_worker::reclaim() {
     letter.arg(static_cast<std::uint64_t>(streams::dead_letter_max_length)).arg("*");
     for (const auto& [field, value] : entry.fields) letter.arg(field).arg(value);
     letter.arg("reason").arg(reason).arg("deliveries").arg(delivered).arg("last_worker").arg(owner);
+    letter_of.push_back(letters.size());
     letters.push_back(std::move(letter));
     const auto* id = entry.find("id");
     const auto* reply_to = entry.find("reply_to");
@@ -386,14 +407,26 @@ asio::awaitable<std::vector<streams::stream_entry>> stream_worker::reclaim() {
   }
   if (!dead_ids.empty()) {
     auto written = co_await commands_->exec_all(std::move(letters));
-    bool all_written = true;
-    for (const auto& w : written) all_written = all_written && !w.is_error();
-    if (all_written) {
-      redis::command ack{"XACK", requests_key_, streams::consumer_group};
-      for (const auto& id : dead_ids) ack.arg(id);
+    // An entry is done once its dead letter is written, whether or not its
+    // 500 reply could be (a reply_to holding another type never will be):
+    // acknowledging it then dead-letters it exactly once. One whose letter
+    // failed stays pending and is tried again at the next claim.
+    redis::command ack{"XACK", requests_key_, streams::consumer_group};
+    std::size_t count = 0;
+    for (std::size_t i = 0; i < dead_ids.size(); ++i) {
+      if (letter_of[i] >= written.size() || written[letter_of[i]].is_error()) continue;
+      ack.arg(dead_ids[i]);
+      ++count;
+    }
+    for (std::size_t i = 0; i < written.size(); ++i) {
+      if (written[i].is_error()) {
+        std::cerr << "surge worker: " << settings_.name << ": dead-lettering: " << written[i].text() << std::endl;
+      }
+    }
+    if (count > 0) {
       co_await commands_->exec(std::move(ack));
-      counters_.dead_lettered += dead_ids.size();
-      std::cerr << "surge worker: " << settings_.name << ": dead-lettered " << dead_ids.size() << " request(s) to "
+      counters_.dead_lettered += count;
+      std::cerr << "surge worker: " << settings_.name << ": dead-lettered " << count << " request(s) to "
                 << dead_key_ << std::endl;
     }
   }
@@ -430,14 +463,19 @@ asio::awaitable<void> stream_worker::process(std::vector<streams::stream_entry> 
       run_alone_.erase(entry.id);
       continue;
     }
+    for (const auto& field : entry.fields) {
+      if (field.first != "body") j.fields.push_back(field);
+    }
     streams::request_entry request_fields;
     auto invalid = streams::parse_request_entry(std::move(entry), request_fields);
+    j.body = request_fields.body;
     j.id = request_fields.id;
     j.reply_to = request_fields.reply_to;
     if (invalid) {
       reject(400, invalid->message);
     } else if (request_fields.model != config.name()) {
-      reject(400, "entry names model '" + request_fields.model + "' but this stream is model '" + config.name() + "'");
+      reject(400, "entry names model '" + client_text(request_fields.model) + "' but this stream is model '" +
+                      config.name() + "'");
     } else if (request_fields.deadline_unix_ms && *request_fields.deadline_unix_ms <= now_ms) {
       reject(504, "request to model '" + config.name() + "' passed its deadline before worker " + settings_.name +
                       " took it");
@@ -619,16 +657,46 @@ asio::awaitable<void> stream_worker::answer_and_ack(std::vector<job>& jobs) {
   auto written = co_await commands_->exec_all(std::move(replies));
   redis::command ack{"XACK", requests_key_, streams::consumer_group};
   std::size_t count = 0;
+  std::vector<redis::command> letters;
+  std::vector<std::string> dead_ids;
   for (std::size_t i = 0; i < written.size(); ++i) {
-    if (written[i].is_error()) {
-      // Unacknowledged, so it stays pending and another worker answers it
-      // after claim_idle: a lost reply must not lose the request.
-      std::cerr << "surge worker: " << settings_.name << ": reply to " << jobs[i].reply_to << ": "
-                << written[i].text() << std::endl;
+    if (!written[i].is_error()) {
+      ack.arg(acked[i]);
+      ++count;
       continue;
     }
-    ack.arg(acked[i]);
-    ++count;
+    std::cerr << "surge worker: " << settings_.name << ": reply to " << client_text(jobs[i].reply_to) << ": "
+              << written[i].text() << std::endl;
+    if (!reply_key_unwritable(written[i])) {
+      // Unacknowledged, so it stays pending and another worker answers it
+      // after claim_idle: a lost reply must not lose the request.
+      continue;
+    }
+    // Redis refused the write itself (reply_to holds a list, a hash...): no
+    // worker will ever answer this entry, so retrying it every claim_idle
+    // only repeats the work. Dead-letter it, with the reason, and
+    // acknowledge it once the letter is written.
+    redis::command letter{"XADD", dead_key_, "MAXLEN", "~"};
+    letter.arg(static_cast<std::uint64_t>(streams::dead_letter_max_length)).arg("*");
+    for (const auto& [field, value] : jobs[i].fields) letter.arg(field).arg(value);
+    if (jobs[i].body) letter.arg("body").arg(*jobs[i].body);
+    letter.arg("reason").arg("the reply cannot be written to " + jobs[i].reply_to + ": " +
+                             std::string(written[i].text()));
+    letter.arg("last_worker").arg(settings_.name);
+    letters.push_back(std::move(letter));
+    dead_ids.push_back(acked[i]);
+  }
+  if (!letters.empty()) {
+    auto lettered = co_await commands_->exec_all(std::move(letters));
+    for (std::size_t i = 0; i < lettered.size(); ++i) {
+      if (lettered[i].is_error()) {
+        std::cerr << "surge worker: " << settings_.name << ": dead-lettering: " << lettered[i].text() << std::endl;
+        continue;
+      }
+      ack.arg(dead_ids[i]);
+      ++count;
+      ++counters_.dead_lettered;
+    }
   }
   if (count > 0) co_await commands_->exec(std::move(ack));
 }

@@ -527,3 +527,33 @@ def test_a_client_with_require_live_worker_fails_fast_without_workers(redis_serv
             client.infer(tagged_inputs([1]))
     assert failure.value.status == 503
     assert f"no live worker for model '{MODEL}'" in failure.value.message
+
+
+def test_an_entry_whose_reply_to_holds_another_type_is_dead_lettered_once(redis_server, rclient, workers, event_log):
+    # Short claim times, so a wrongly unacknowledged entry would be claimed
+    # and dead-lettered again while the test still waits for the others.
+    worker = workers("typed", ["--heartbeat-ms", "100", "--claim-idle-ms", "300", "--max-batch", "4",
+                               "--max-delay-ms", "100"])
+    worker.wait_joined(rclient)
+    rclient.rpush("not-a-stream", b"a list")
+    with StreamClient(redis_server.url, MODEL, timeout=20) as client:
+        before = client.submit(tagged_inputs([1]))
+        body, header_length = kserve.encode_request(tagged_inputs([2]), id="wrongtype")
+        fields = {"id": "wrongtype", "reply_to": "not-a-stream", "model": MODEL, "body": body}
+        if header_length is not None:
+            fields["header_length"] = str(header_length)
+        rclient.xadd(f"surge:{MODEL}:requests", fields)
+        after = client.submit(tagged_inputs([3]))
+        assert_tagged_result(before.result(), [1])
+        assert_tagged_result(after.result(), [3])
+    wait_until(lambda: rclient.xlen(f"surge:{MODEL}:dead") >= 1, "the unanswerable entry's dead letter")
+    wait_until(lambda: nothing_pending(rclient), "every entry to be acknowledged")
+    # Acknowledged, so no claim can take it again: one letter, for good.
+    dead = rclient.xrange(f"surge:{MODEL}:dead")
+    assert len(dead) == 1, dead
+    letter = dead[0][1]
+    assert letter[b"id"] == b"wrongtype" and letter[b"reply_to"] == b"not-a-stream" and letter[b"body"]
+    assert b"WRONGTYPE" in letter[b"reason"]
+    assert letter[b"last_worker"] == b"typed"
+    assert rclient.lrange("not-a-stream", 0, -1) == [b"a list"]
+    assert worker.process.poll() is None, worker.describe()

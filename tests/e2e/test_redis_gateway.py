@@ -466,3 +466,31 @@ def test_a_workers_batch_with_one_invalid_row_answers_that_row_alone(surge_facto
             _assert_echo(response, i)
     assert worker.stop() == 0
     assert (worker.executed(), worker.batches()) == (5, 2), worker.stdout_text()
+
+
+def test_an_entry_whose_reply_to_holds_another_type_is_dead_lettered_once(surge_factory, tmp_path, redis_db,
+                                                                           workers):
+    model = "pool_wrongtype"
+    repository, server = _gateway(surge_factory, tmp_path, redis_db.url, model, heartbeat_ms=100, claim_idle_ms=300)
+    worker = workers(repository, model, redis_db.url, "typed")
+    worker.wait_joined()
+    wait_live_workers(server, model, 1)
+    client = redis_db.client()
+    client.rpush("not-a-stream", "a list")
+    body = json.dumps(json_infer_body([_row(7)])).encode()
+    client.xadd(f"surge:{model}:requests", {"id": "wrongtype", "reply_to": "not-a-stream", "model": model,
+                                            "body": body})
+    # The gateway's requests, before and after it, are answered.
+    for i in range(3):
+        _assert_echo(_infer(server, model, i), i)
+    wait_until(lambda: client.xlen(f"surge:{model}:dead") >= 1, "the unanswerable entry's dead letter")
+    wait_until(lambda: _pending(redis_db, model) == 0, "every entry to be acknowledged")
+    # Acknowledged, so no claim can take it again: one letter, for good.
+    dead = client.xrange(f"surge:{model}:dead")
+    assert len(dead) == 1, dead
+    letter = dead[0][1]
+    assert letter[b"id"] == b"wrongtype" and letter[b"reply_to"] == b"not-a-stream" and letter[b"body"] == body
+    assert b"WRONGTYPE" in letter[b"reason"]
+    assert letter[b"last_worker"] == b"typed"
+    assert client.lrange("not-a-stream", 0, -1) == [b"a list"]
+    _assert_echo(_infer(server, model, 9), 9)

@@ -40,6 +40,19 @@ Reply = Tuple[Optional[bytes], Optional[Dict[bytes, bytes]], bytes]  # reply_to,
 # How long to wait before trying again after Redis failed a command.
 _RETRY_S = 0.5
 
+# Errors Redis clears by itself: a reply refused with one of these is tried
+# again (the entry stays pending); any other error reply (WRONGTYPE: reply_to
+# holds another type) never will succeed, so its entry is dead-lettered.
+_TRANSIENT_ERRORS = ("OOM", "LOADING", "BUSY", "TRYAGAIN", "READONLY", "MASTERDOWN", "CLUSTERDOWN", "NOREPLICAS",
+                     "MISCONF")
+
+
+def _unwritable(result: object) -> bool:
+    """True when a pipelined XADD's result is an error no retry will change."""
+    if not isinstance(result, redis.ResponseError) or isinstance(result, redis.ConnectionError):
+        return False
+    return not str(result).startswith(_TRANSIENT_ERRORS)
+
 
 class WorkerError(RuntimeError):
     """A worker that cannot start: the message says why."""
@@ -295,8 +308,16 @@ class Worker:
                     maxlen=protocol.REPLY_MAXLEN,
                     approximate=True,
                 )
-            pipe.xack(self.keys.requests, GROUP, claimed.entry_id)
-            pipe.execute()
+            results = pipe.execute(raise_on_error=False)
+            for result in results[1:]:
+                if isinstance(result, Exception):
+                    _log(self.name, f"the reply to {protocol.text(reply_to)} cannot be written: {result}")
+            # Done once its dead letter is written, whether or not the reply
+            # could be: acknowledging then dead-letters it exactly once.
+            if isinstance(results[0], Exception):
+                _log(self.name, f"dead-lettering entry {protocol.text(claimed.entry_id)}: {results[0]}")
+            else:
+                self._redis.xack(self.keys.requests, GROUP, claimed.entry_id)
         finally:
             self._heartbeat.release([claimed.entry_id])
 
@@ -304,12 +325,13 @@ class Worker:
     # one read's worth of entries
 
     def _serve(self, entries: Sequence[Entry]) -> None:
+        originals = dict(entries)
         try:
             jobs, early = self._admit(entries)
             # Rejections first: their producers need not wait for the batch.
-            self._answer(early)
+            self._answer(early, originals)
             for group in self._plan(jobs):
-                self._answer(self._execute(group))
+                self._answer(self._execute(group), originals)
         finally:
             self._heartbeat.release(entry_id for entry_id, _ in entries)
 
@@ -440,17 +462,43 @@ class Worker:
     def _error(self, reply_to: bytes, request_id: bytes, entry_id: bytes, status: int, message: str) -> Reply:
         return reply_to, protocol.reply_fields(request_id, self.name, status, error=message), entry_id
 
-    def _answer(self, replies: Sequence[Reply]) -> None:
+    def _answer(self, replies: Sequence[Reply], originals: Mapping[bytes, Dict[bytes, bytes]]) -> None:
         """XADD every reply, then XACK their entries: an entry is acknowledged
-        only after its reply is written."""
+        only after its reply is written. A reply Redis refuses for good
+        (reply_to holds another type) gets its entry dead-lettered, with the
+        reason, and acknowledged once; one that failed for a passing reason
+        stays pending, for a later claim."""
         if not replies:
             return
         pipe = self._redis.pipeline(transaction=False)
-        for reply_to, fields, _ in replies:
-            if reply_to is not None and fields is not None:
-                pipe.xadd(reply_to, fields, maxlen=protocol.REPLY_MAXLEN, approximate=True)
-        pipe.xack(self.keys.requests, GROUP, *[entry_id for _, _, entry_id in replies])
-        pipe.execute()
+        written = [reply for reply in replies if reply[0] is not None and reply[1] is not None]
+        for reply_to, fields, _ in written:
+            pipe.xadd(reply_to, fields, maxlen=protocol.REPLY_MAXLEN, approximate=True)
+        results = pipe.execute(raise_on_error=False) if written else []
+        failed = {}
+        for (reply_to, _, entry_id), result in zip(written, results):
+            if isinstance(result, Exception):
+                _log(self.name, f"reply to {protocol.text(reply_to)} for entry {protocol.text(entry_id)}: {result}")
+                failed[entry_id] = (reply_to, result)
+        done = [entry_id for _, _, entry_id in replies if entry_id not in failed]
+        letters = [
+            (entry_id, reply_to, result) for entry_id, (reply_to, result) in failed.items() if _unwritable(result)
+        ]
+        if letters:
+            pipe = self._redis.pipeline(transaction=False)
+            for entry_id, reply_to, result in letters:
+                fields = dict(originals.get(entry_id, {}))
+                fields[Field.REASON] = f"the reply cannot be written to {protocol.text(reply_to)}: {result}".encode()
+                fields[Field.LAST_WORKER] = self.name.encode()
+                pipe.xadd(self.keys.dead, fields)
+            for (entry_id, _, _), result in zip(letters, pipe.execute(raise_on_error=False)):
+                if isinstance(result, Exception):
+                    _log(self.name, f"dead-lettering entry {protocol.text(entry_id)}: {result}")
+                else:
+                    _log(self.name, f"dead-lettered entry {protocol.text(entry_id)}: its reply cannot be written")
+                    done.append(entry_id)
+        if done:
+            self._redis.xack(self.keys.requests, GROUP, *done)
         self._heartbeat.release(entry_id for _, _, entry_id in replies)
 
 

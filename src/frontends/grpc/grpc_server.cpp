@@ -32,11 +32,12 @@ int milliseconds_argument(std::chrono::milliseconds duration) {
 
 }  // namespace
 
-grpc_server::grpc_server(boost::asio::io_context& io, const model_registry& models, grpc_limits limits)
+grpc_server::grpc_server(boost::asio::io_context& io, const model_registry& models, grpc_limits limits,
+                         const auth::api_keys& keys)
     : limits_(limits),
       acceptor_(std::make_unique<grpc_acceptor>(io)),
       gate_(std::make_unique<request_gate>(io)),
-      service_(std::make_unique<inference_service>(models, *gate_)) {}
+      service_(std::make_unique<inference_service>(models, *gate_, keys)) {}
 
 grpc_server::~grpc_server() {
   if (server_) shutdown();

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "frontends/auth_keys.hpp"
 #include "router/model_registry.hpp"
 
 namespace grpc {
@@ -38,7 +39,9 @@ struct grpc_limits {
 // cancels whatever is left (open streams included).
 class grpc_server {
  public:
-  grpc_server(boost::asio::io_context& io, const model_registry& models, grpc_limits limits);
+  // `keys` outlive the server; no keys: every RPC is open.
+  grpc_server(boost::asio::io_context& io, const model_registry& models, grpc_limits limits,
+              const auth::api_keys& keys);
   ~grpc_server();
 
   // Binds and starts serving; port 0 picks a free one. Returns the bound

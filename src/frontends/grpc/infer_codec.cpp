@@ -7,6 +7,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "core/client_text.hpp"
 #include "core/data_type.hpp"
 #include "wire/tensor_checks.hpp"
 
@@ -247,7 +248,7 @@ std::variant<tensor, error> decode_input(const inference::ModelInferRequest& mes
   header.name = input.name();
   if (input.datatype().empty()) return invalid(label + ": missing datatype");
   const auto type = parse_kserve_data_type(input.datatype());
-  if (!type) return invalid(label + ": unknown datatype '" + input.datatype() + "'");
+  if (!type) return invalid(label + ": unknown datatype '" + client_text(input.datatype()) + "'");
   header.type = *type;
   header.shape.assign(input.shape().begin(), input.shape().end());
   auto counted = wire::checked_element_count(label, header.shape, header.type);
@@ -469,7 +470,7 @@ std::variant<std::optional<std::int64_t>, error> parse_model_version(std::string
   std::int64_t value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc{} || end != text.data() + text.size() || value < 1) {
-    return invalid("model version '" + std::string(text) + "' is not a positive integer");
+    return invalid("model version '" + client_text(text) + "' is not a positive integer");
   }
   return std::optional<std::int64_t>{value};
 }

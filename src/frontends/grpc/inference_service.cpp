@@ -1,5 +1,7 @@
 #include "frontends/grpc/inference_service.hpp"
 
+#include "core/client_text.hpp"
+#include "frontends/grpc/grpc_auth.hpp"
 #include "frontends/grpc/grpc_status.hpp"
 #include "frontends/grpc/model_lookup.hpp"
 #include "frontends/grpc/model_messages.hpp"
@@ -23,9 +25,15 @@ grpc::ServerUnaryReactor* fail(grpc::CallbackServerContext* context, const error
 
 }  // namespace
 
-inference_service::inference_service(const model_registry& models, request_gate& gate)
-    : models_(models), environment_{models, gate} {
+inference_service::inference_service(const model_registry& models, request_gate& gate, const auth::api_keys& keys)
+    : models_(models), keys_(keys), environment_{models, gate} {
   SetMessageAllocatorFor_ModelInfer(&infer_allocator_);
+}
+
+grpc::ServerUnaryReactor* inference_service::refuse(grpc::CallbackServerContext* context,
+                                                    auth::endpoint_group group) const {
+  auto denied = refuse_unauthenticated(keys_, group, *context);
+  return denied ? finish(context, std::move(*denied)) : nullptr;
 }
 
 grpc::ServerUnaryReactor* inference_service::ServerLive(grpc::CallbackServerContext* context,
@@ -59,6 +67,7 @@ grpc::ServerUnaryReactor* inference_service::ModelReady(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* inference_service::ServerMetadata(grpc::CallbackServerContext* context,
                                                             const inference::ServerMetadataRequest*,
                                                             inference::ServerMetadataResponse* response) {
+  if (auto* refused = refuse(context, auth::endpoint_group::inference)) return refused;
   response->set_name("surge");
   response->set_version(std::string(server_version));
   for (const char* extension : {"statistics", "model_configuration", "model_repository"}) {
@@ -70,6 +79,7 @@ grpc::ServerUnaryReactor* inference_service::ServerMetadata(grpc::CallbackServer
 grpc::ServerUnaryReactor* inference_service::ModelMetadata(grpc::CallbackServerContext* context,
                                                            const inference::ModelMetadataRequest* request,
                                                            inference::ModelMetadataResponse* response) {
+  if (auto* refused = refuse(context, auth::endpoint_group::inference)) return refused;
   const auto snapshot = models_.snapshot();
   auto found = find_servable_model(*snapshot, request->name(), request->version());
   if (auto* failure = std::get_if<error>(&found)) return fail(context, *failure);
@@ -80,17 +90,22 @@ grpc::ServerUnaryReactor* inference_service::ModelMetadata(grpc::CallbackServerC
 grpc::ServerUnaryReactor* inference_service::ModelInfer(grpc::CallbackServerContext* context,
                                                         const inference::ModelInferRequest* request,
                                                         inference::ModelInferResponse*) {
+  if (auto* refused = refuse(context, auth::endpoint_group::inference)) return refused;
   return start_model_infer(context, request, environment_);
 }
 
 grpc::ServerBidiReactor<inference::ModelInferRequest, inference::ModelStreamInferResponse>*
 inference_service::ModelStreamInfer(grpc::CallbackServerContext* context) {
+  if (auto denied = refuse_unauthenticated(keys_, auth::endpoint_group::inference, *context)) {
+    return refused_stream(std::move(*denied));
+  }
   return start_model_stream_infer(context, environment_);
 }
 
 grpc::ServerUnaryReactor* inference_service::ModelConfig(grpc::CallbackServerContext* context,
                                                          const inference::ModelConfigRequest* request,
                                                          inference::ModelConfigResponse* response) {
+  if (auto* refused = refuse(context, auth::endpoint_group::inference)) return refused;
   auto found = find_servable_model(models_, request->name(), request->version());
   if (auto* failure = std::get_if<error>(&found)) return fail(context, *failure);
   *response->mutable_config() = std::get<std::shared_ptr<model_version>>(found)->config();
@@ -100,6 +115,7 @@ grpc::ServerUnaryReactor* inference_service::ModelConfig(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* inference_service::ModelStatistics(grpc::CallbackServerContext* context,
                                                              const inference::ModelStatisticsRequest* request,
                                                              inference::ModelStatisticsResponse* response) {
+  if (auto* refused = refuse(context, auth::endpoint_group::inference)) return refused;
   const auto snapshot = models_.snapshot();
   if (request->name().empty()) {
     for (const auto& [name, state] : snapshot->models) {
@@ -122,9 +138,10 @@ grpc::ServerUnaryReactor* inference_service::ModelStatistics(grpc::CallbackServe
 grpc::ServerUnaryReactor* inference_service::RepositoryIndex(grpc::CallbackServerContext* context,
                                                              const inference::RepositoryIndexRequest* request,
                                                              inference::RepositoryIndexResponse* response) {
+  if (auto* refused = refuse(context, auth::endpoint_group::management)) return refused;
   if (!request->repository_name().empty()) {
     return fail(context, make_error(error_code::not_found,
-                                    "unknown repository '" + request->repository_name() +
+                                    "unknown repository '" + client_text(request->repository_name()) +
                                         "': surge serves one repository, named by an empty repository_name"));
   }
   fill_repository_index(*models_.snapshot(), request->ready(), *response);

@@ -2,6 +2,7 @@
 
 #include <atomic>
 
+#include "frontends/auth_keys.hpp"
 #include "frontends/grpc/infer_environment.hpp"
 #include "frontends/grpc/unary_infer.hpp"
 #include "wire/grpc/grpc_service.grpc.pb.h"
@@ -12,7 +13,8 @@ namespace surge::grpc_frontend {
 // gRPC thread; the infer RPCs are finished by their response sinks.
 class inference_service final : public inference::GRPCInferenceService::CallbackService {
  public:
-  inference_service(const model_registry& models, request_gate& gate);
+  // `keys` guard every RPC but the health ones (ServerLive, ServerReady, ModelReady).
+  inference_service(const model_registry& models, request_gate& gate, const auth::api_keys& keys);
 
   // ServerReady; false before models load and while draining.
   void set_ready(bool ready) { ready_.store(ready, std::memory_order_release); }
@@ -48,7 +50,11 @@ class inference_service final : public inference::GRPCInferenceService::Callback
                                             inference::RepositoryIndexResponse* response) override;
 
  private:
+  // nullopt when the call may go on; else finishes it UNAUTHENTICATED.
+  grpc::ServerUnaryReactor* refuse(grpc::CallbackServerContext* context, auth::endpoint_group group) const;
+
   const model_registry& models_;
+  const auth::api_keys& keys_;
   infer_environment environment_;
   infer_message_allocator infer_allocator_;
   std::atomic<bool> ready_{false};

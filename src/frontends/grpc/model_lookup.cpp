@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "core/client_text.hpp"
 #include "frontends/grpc/infer_codec.hpp"
 
 namespace surge::grpc_frontend {
@@ -14,14 +15,14 @@ std::variant<std::shared_ptr<model_version>, error> find_servable_model(const re
   const auto requested = std::get<std::optional<std::int64_t>>(parsed);
 
   const auto* state = models.find(name);
-  if (!state) return make_error(error_code::not_found, "unknown model '" + std::string(name) + "'");
+  if (!state) return make_error(error_code::not_found, "unknown model '" + client_text(name) + "'");
   auto model = models.find_version(name, requested);
   if (requested && !model && state->error.empty()) {
     return make_error(error_code::not_found,
-                      "model '" + std::string(name) + "' has no version " + std::to_string(*requested));
+                      "model '" + client_text(name) + "' has no version " + std::to_string(*requested));
   }
   if (!state->error.empty() || !model) {
-    return make_error(error_code::not_ready, "model '" + std::string(name) + "' is not available: " + state->error);
+    return make_error(error_code::not_ready, "model '" + client_text(name) + "' is not available: " + state->error);
   }
   return model;
 }

@@ -283,6 +283,22 @@ asio::awaitable<void> http_server::session(std::shared_ptr<connection> conn) {
         break;
       }
     }
+    std::size_t body_limit = limits_.body_limit_bytes;
+    std::optional<response_message> over_body_limit;
+    if (!read_ec && !draining_.load()) {
+      auto verdict = handler_.screen(parser.get());
+      if (verdict.refusal) {
+        verdict.refusal->keep_alive(false);
+        conn->expires_after(limits_.io_timeout);
+        co_await http::async_write(stream, *verdict.refusal, as_tuple(use_awaitable));
+        break;
+      }
+      if (verdict.body_limit_bytes && *verdict.body_limit_bytes < body_limit) {
+        body_limit = *verdict.body_limit_bytes;
+        parser.body_limit(body_limit);  // a chunked body is counted against it as it arrives
+        over_body_limit = std::move(verdict.over_body_limit);
+      }
+    }
     if (!read_ec && !parser.is_done()) {
       if (expects_continue(parser.get())) {
         // The body limit was checked against Content-Length with the headers.
@@ -294,10 +310,12 @@ asio::awaitable<void> http_server::session(std::shared_ptr<connection> conn) {
     }
     if (read_ec) {
       std::optional<response_message> refusal;
-      if (read_ec == http::error::body_limit) {
+      if (read_ec == http::error::body_limit && over_body_limit) {
+        refusal = std::move(over_body_limit);
+        refusal->keep_alive(false);
+      } else if (read_ec == http::error::body_limit) {
         refusal = error_response(http::status::payload_too_large,
-                                 "request body exceeds " + std::to_string(limits_.body_limit_bytes) + " bytes", 11,
-                                 false);
+                                 "request body exceeds " + std::to_string(body_limit) + " bytes", 11, false);
       } else if (read_ec == http::error::header_limit) {
         refusal = error_response(http::status::request_header_fields_too_large,
                                  "request headers exceed " + std::to_string(limits_.header_limit_bytes) + " bytes",

@@ -25,6 +25,7 @@ namespace beast = boost::beast;
 using connection_socket = asio::ip::tcp::socket;
 using request_message = beast::http::request<beast::http::string_body>;
 using response_message = beast::http::response<beast::http::string_body>;
+using request_header = beast::http::request_header<>;
 
 // Every read has a bound: headers, body and time.
 struct server_limits {
@@ -55,11 +56,23 @@ struct handler_result {
   bool keep_alive{false};
 };
 
+// What a handler decides from a request's headers alone, before its body is
+// read: a `refusal` is written at once and the connection closed, so an
+// unauthorised or oversized body is never read; `body_limit_bytes` (when
+// under the server's) bounds this request's body, and `over_body_limit` is
+// the answer when it is exceeded (the server's own 413 when unset).
+struct header_verdict {
+  std::optional<response_message> refusal;
+  std::optional<std::size_t> body_limit_bytes;
+  std::optional<response_message> over_body_limit;
+};
+
 // What a server does with one request. `stream` is lent for the call so a
 // handler can watch for its client leaving or stream its response.
 class request_handler {
  public:
   virtual ~request_handler() = default;
+  virtual header_verdict screen(const request_header&) { return {}; }
   virtual asio::awaitable<handler_result> handle(request_message& request, connection_socket& stream) = 0;
 };
 

@@ -13,6 +13,7 @@
 #include <charconv>
 #include <mutex>
 
+#include "core/client_text.hpp"
 #include "config/model_config.hpp"
 #include "wire/kserve_request.hpp"
 #include "wire/kserve_response.hpp"
@@ -204,7 +205,9 @@ asio::awaitable<handler_result> kserve_handler::handle(request_message& request,
   };
   const bool is_get = method == http::verb::get || method == http::verb::head;
 
-  if (parts.empty() || parts[0] != "v2") co_return fail(http::status::not_found, "no route for " + std::string(request.target()));
+  if (parts.empty() || parts[0] != "v2") {
+    co_return fail(http::status::not_found, "no route for " + client_text(request.target()));
+  }
 
   // /v2
   if (parts.size() == 1) {
@@ -260,7 +263,7 @@ asio::awaitable<handler_result> kserve_handler::handle(request_message& request,
     co_return ok(buffer.GetString());
   }
   if (parts[1] != "models" || parts.size() < 3) {
-    co_return fail(http::status::not_found, "no route for " + std::string(request.target()));
+    co_return fail(http::status::not_found, "no route for " + client_text(request.target()));
   }
 
   // /v2/models/{m}[/versions/{v}][/ready|/infer|/stats|/config]
@@ -269,31 +272,35 @@ asio::awaitable<handler_result> kserve_handler::handle(request_message& request,
   std::optional<std::int64_t> requested_version;
   if (parts.size() > 4 && parts[3] == "versions") {
     requested_version = parse_version(parts[4]);
-    if (!requested_version) co_return fail(http::status::bad_request, "model version '" + std::string(parts[4]) + "' is not a positive integer");
+    if (!requested_version) {
+      co_return fail(http::status::bad_request,
+                     "model version '" + client_text(parts[4]) + "' is not a positive integer");
+    }
     next = 5;
   }
-  if (parts.size() > next + 1) co_return fail(http::status::not_found, "no route for " + std::string(request.target()));
+  if (parts.size() > next + 1) co_return fail(http::status::not_found, "no route for " + client_text(request.target()));
   const std::string_view action = parts.size() == next ? std::string_view{} : parts[next];
 
   // One snapshot for every lookup below, so the answers agree; let go of
   // before a request waits for its model (the request holds its version).
   auto snapshot = models_.snapshot();
   const auto* state = snapshot->find(model_name);
-  if (!state) co_return fail(http::status::not_found, "unknown model '" + std::string(model_name) + "'");
+  if (!state) co_return fail(http::status::not_found, "unknown model '" + client_text(model_name) + "'");
   auto model = snapshot->find_version(model_name, requested_version);
   if (requested_version && !model && state->error.empty()) {
-    co_return fail(http::status::not_found, "model '" + std::string(model_name) + "' has no version " +
+    co_return fail(http::status::not_found, "model '" + client_text(model_name) + "' has no version " +
                                                 std::to_string(*requested_version));
   }
 
   if (action == "ready") {
-    if (model && model->ready()) co_return ok(R"({"name":")" + std::string(model_name) + R"(","ready":true})");
+    if (model && model->ready()) co_return ok(R"({"name":")" + client_text(model_name) + R"(","ready":true})");
     co_return fail(http::status::service_unavailable,
-                   "model '" + std::string(model_name) + "' is not ready" + (state->error.empty() ? "" : ": " + state->error));
+                   "model '" + client_text(model_name) + "' is not ready" +
+                       (state->error.empty() ? "" : ": " + state->error));
   }
   if (!state->error.empty() || !model) {
     co_return fail(http::status::service_unavailable,
-                   "model '" + std::string(model_name) + "' is not available: " + state->error);
+                   "model '" + client_text(model_name) + "' is not available: " + state->error);
   }
   if (action.empty()) {
     if (!is_get) co_return method_not_allowed(request, "GET, HEAD");
@@ -329,14 +336,14 @@ asio::awaitable<handler_result> kserve_handler::handle(request_message& request,
     if (method != http::verb::post) co_return method_not_allowed(request, "POST");
     if (model->config().model_transaction_policy().decoupled()) {
       co_return fail(http::status::bad_request,
-                     "model '" + std::string(model_name) +
+                     "model '" + client_text(model_name) +
                          "' sends many responses per request: use /generate, /generate_stream, the OpenAI API or "
                          "gRPC ModelStreamInfer");
     }
     snapshot.reset();
     co_return co_await infer(request, stream, std::move(model));
   }
-  co_return fail(http::status::not_found, "no route for " + std::string(request.target()));
+  co_return fail(http::status::not_found, "no route for " + client_text(request.target()));
 }
 
 asio::awaitable<std::optional<response_message>> kserve_handler::infer(request_message& request,
@@ -349,7 +356,7 @@ asio::awaitable<std::optional<response_message>> kserve_handler::infer(request_m
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (ec != std::errc{} || end != text.data() + text.size()) {
       co_return error_response(http::status::bad_request,
-                               "Inference-Header-Content-Length '" + std::string(text) + "' is not a byte count",
+                               "Inference-Header-Content-Length '" + client_text(text) + "' is not a byte count",
                                request.version(), true);
     }
     json_length = value;

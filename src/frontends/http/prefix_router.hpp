@@ -15,15 +15,20 @@ class prefix_router final : public request_handler {
   explicit prefix_router(request_handler& fallback) : fallback_(fallback) {}
   void add(std::string prefix, request_handler& handler) { routes_.emplace_back(std::move(prefix), &handler); }
 
+  header_verdict screen(const request_header& header) override { return route(header.target()).screen(header); }
+
   asio::awaitable<handler_result> handle(request_message& request, connection_socket& stream) override {
-    const std::string_view target = request.target();
-    for (auto& [prefix, handler] : routes_) {
-      if (target.starts_with(prefix)) co_return co_await handler->handle(request, stream);
-    }
-    co_return co_await fallback_.handle(request, stream);
+    co_return co_await route(request.target()).handle(request, stream);
   }
 
  private:
+  request_handler& route(std::string_view target) {
+    for (auto& [prefix, handler] : routes_) {
+      if (target.starts_with(prefix)) return *handler;
+    }
+    return fallback_;
+  }
+
   request_handler& fallback_;
   std::vector<std::pair<std::string, request_handler*>> routes_;
 };

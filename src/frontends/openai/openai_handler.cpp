@@ -1,12 +1,16 @@
 #include "frontends/openai/openai_handler.hpp"
 
+#include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <random>
 
+#include "core/client_text.hpp"
 #include "frontends/http/generation_stream.hpp"
 #include "frontends/http/sse_writer.hpp"
 #include "frontends/openai/openai_codec.hpp"
+#include "frontends/openai/openai_limits.hpp"
 
 namespace surge::openai {
 
@@ -44,6 +48,43 @@ std::string openai_handler::next_id(bool chat) {
   return id;
 }
 
+http::header_verdict openai_handler::screen(const http::request_header& header) {
+  std::string_view target = header.target();
+  if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
+  if (target != "/v1/completions" && target != "/v1/chat/completions") return {};
+  std::uint32_t context = 0;
+  const auto snapshot = models_.snapshot();
+  for (const auto& [name, state] : snapshot->models) {
+    for (const auto& [number, model] : state->versions) {
+      if (!model->generative()) continue;
+      // A model whose context is not known here (a worker pool's) leaves the
+      // server's own limit in force.
+      if (model->context_tokens() == 0) return {};
+      context = std::max(context, model->context_tokens());
+    }
+  }
+  const auto limit = completion_body_limit(context);
+  const auto too_large = [&](std::string_view length) {
+    return error_reply(beast_http::status::payload_too_large,
+                       "request body of " + std::string(length) + " bytes exceeds " + std::to_string(limit) +
+                           " bytes, more than a prompt for the largest context served (" + std::to_string(context) +
+                           " tokens) can need",
+                       "invalid_request_error", "", "context_length_exceeded", header.version());
+  };
+  http::header_verdict verdict;
+  verdict.body_limit_bytes = limit;
+  verdict.over_body_limit = too_large("more than " + std::to_string(limit));
+  if (auto field = header.find(beast_http::field::content_length); field != header.end()) {
+    const auto text = field->value();
+    std::uint64_t length = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), length);
+    if (ec == std::errc{} && end == text.data() + text.size() && length > limit) {
+      verdict.refusal = too_large(std::to_string(length));
+    }
+  }
+  return verdict;
+}
+
 asio::awaitable<handler_result> openai_handler::handle(http::request_message& request, http::connection_socket& stream) {
   std::string_view target = request.target();
   if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
@@ -69,15 +110,15 @@ asio::awaitable<handler_result> openai_handler::handle(http::request_message& re
       const auto close = body.rfind(']');
       co_return http::json_response(beast_http::status::ok, body.substr(open + 1, close - open - 1), version, true);
     }
-    co_return error_reply(beast_http::status::not_found, "The model '" + std::string(id) + "' does not exist",
+    co_return error_reply(beast_http::status::not_found, "The model '" + client_text(id) + "' does not exist",
                           "invalid_request_error", "model", "model_not_found", version);
   }
   if (target == "/v1/completions" || target == "/v1/chat/completions") {
     if (!is_post) co_return error_reply(beast_http::status::method_not_allowed, "use POST", "invalid_request_error", "", "", version);
     co_return co_await complete(request, stream, target == "/v1/chat/completions");
   }
-  co_return error_reply(beast_http::status::not_found, "no route for " + std::string(target), "invalid_request_error", "",
-                        "", version);
+  co_return error_reply(beast_http::status::not_found, "no route for " + client_text(target), "invalid_request_error",
+                        "", "", version);
 }
 
 asio::awaitable<handler_result> openai_handler::complete(http::request_message& request,
@@ -92,9 +133,20 @@ asio::awaitable<handler_result> openai_handler::complete(http::request_message& 
   auto model = models_.find_version(body.model, std::nullopt);
   if (!model || !model->generative()) {
     co_return error_reply(beast_http::status::not_found,
-                          "The model '" + body.model + "' does not exist" +
+                          "The model '" + client_text(body.model) + "' does not exist" +
                               (model ? " as a text-generation model" : ""),
                           "invalid_request_error", "model", "model_not_found", version);
+  }
+
+  // Refused before it reaches the tokenizer: this many bytes cannot fit.
+  const auto prompt_bytes = body.generation.prompt.size();
+  if (model->context_tokens() > 0 && prompt_bytes > max_prompt_bytes(model->context_tokens())) {
+    co_return error_reply(beast_http::status::bad_request,
+                          "prompt is " + std::to_string(prompt_bytes) + " bytes; model '" + model->name() +
+                              "' has a context of " + std::to_string(model->context_tokens()) +
+                              " tokens, which holds at most " +
+                              std::to_string(max_prompt_bytes(model->context_tokens())) + " bytes of text",
+                          "invalid_request_error", chat ? "messages" : "prompt", "context_length_exceeded", version);
   }
 
   const response_context context{chat ? endpoint::chat_completions : endpoint::completions, next_id(chat),

@@ -17,6 +17,10 @@ class openai_handler final : public http::request_handler {
  public:
   explicit openai_handler(const model_registry& models);
 
+  // The completion endpoints bound their body by the largest context served
+  // (openai_limits.hpp): a longer Content-Length is refused before the body
+  // is read.
+  http::header_verdict screen(const http::request_header& header) override;
   boost::asio::awaitable<http::handler_result> handle(http::request_message& request,
                                                       http::connection_socket& stream) override;
 

@@ -46,6 +46,7 @@ std::variant<std::shared_ptr<model_version>, error> generation_model_loader::loa
         std::make_unique<backend_generation_engine>(std::get<backend_instance_handle>(std::move(handle))));
   }
   auto loaded = std::make_shared<model_version>(config, context.version, context.metrics);
+  loaded->set_context_tokens(std::get<std::shared_ptr<backend_generation_model>>(model)->limits().max_context);
   auto scheduler = std::make_shared<sequence_scheduler>(
       config.name(), scheduler_options_from(config.generation()),
       std::get<std::shared_ptr<backend_generation_model>>(std::move(model)), std::move(engines), loaded->metrics(),

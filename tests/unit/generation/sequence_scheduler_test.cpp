@@ -481,6 +481,14 @@ TEST(sequence_scheduler, invalid_requests_are_answered_at_once) {
   EXPECT_EQ(prompt.sink->failure()->code, error_code::invalid_argument);
   EXPECT_NE(prompt.sink->failure()->message.find("context"), std::string::npos);
 
+  // One whose bytes alone cannot fit (over 64 tokens x 64 bytes) is refused
+  // as it is submitted, before the tokenizer sees it.
+  auto huge = s.submit("huge_prompt", std::string(64 * max_bytes_per_token + 1, 'p'), 1);
+  ASSERT_EQ(huge.sink->finish_count(), 1);
+  EXPECT_EQ(huge.sink->failure()->code, error_code::invalid_argument);
+  EXPECT_EQ(huge.sink->failure()->message,
+            "prompt is 4097 bytes; this model's context of 64 tokens holds at most 4096 bytes of text");
+
   auto fine = s.submit("fine", "abc", 4);
   ASSERT_TRUE(fine.sink->wait_finished());
   EXPECT_EQ(fine.sink->text(), "abca");

@@ -364,3 +364,22 @@ TEST(grpc_infer_codec, error_codes_map_to_grpc_status_codes) {
 
 }  // namespace
 }  // namespace surge::grpc_frontend
+
+namespace surge::grpc_frontend {
+namespace {
+
+// Status messages must be short and valid UTF-8 whatever the client sent.
+TEST(grpc_infer_codec, client_text_in_messages_is_cut_and_escaped) {
+  auto message = make_message();
+  add_input(*message, "x", "FP\xff\xfe", {1});
+  EXPECT_EQ(decode_failure(message), "input 'x': unknown datatype 'FP\\xff\\xfe'");
+
+  message = make_message();
+  add_input(*message, std::string(100000, 'n'), "BAD", {1});
+  const auto failure = decode_failure(message);
+  EXPECT_THAT(failure, HasSubstr("'" + std::string(128, 'n') + "... (100000 bytes)'"));
+  EXPECT_LT(failure.size(), 300u);
+}
+
+}  // namespace
+}  // namespace surge::grpc_frontend
