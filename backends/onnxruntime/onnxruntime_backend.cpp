@@ -226,6 +226,9 @@ extern "C" SURGE_BACKEND_EXPORT surge_error* surge_backend_finalize(surge_backen
 extern "C" SURGE_BACKEND_EXPORT surge_error* surge_model_autocomplete(surge_model_info* raw) {
   return sdk::guard([&] {
     const sdk::model_info info(raw);
+    // A config that declares its tensors is checked in surge_model_create;
+    // opening the model here as well would only double the load time.
+    if (!info.inputs().empty() && !info.outputs().empty()) return;
     const auto file = model_file(info);
     Ort::SessionOptions options;
     options.SetIntraOpNumThreads(1);

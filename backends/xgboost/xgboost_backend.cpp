@@ -161,6 +161,8 @@ SURGE_BACKEND_DEFINE_COMMON_EXPORTS();
 extern "C" SURGE_BACKEND_EXPORT surge_error* surge_model_autocomplete(surge_model_info* raw) {
   return sdk::guard([&] {
     const sdk::model_info info(raw);
+    // A config that declares its tensors is checked in surge_model_create.
+    if (!info.inputs().empty() && !info.outputs().empty()) return;
     const sdk::parameter_map parameters(info);
     const int type = predict_type_code(parameters);
     const auto b = load_booster(model_file(info), std::nullopt);

@@ -182,3 +182,22 @@ def test_config_that_contradicts_the_model_names_tensor_and_shapes(surge_factory
     assert "'features'" in onnx_reason and "[-1, 5]" in onnx_reason and "[-1, 4]" in onnx_reason, onnx_reason
     xgb_reason = _not_ready_reason(server, "iris_xgboost")
     assert "'probabilities'" in xgb_reason and "[2]" in xgb_reason and "[3]" in xgb_reason, xgb_reason
+
+
+def test_worker_processes_serve_the_same_models_through_the_same_backends(surge_factory, demo_repository, tmp_path):
+    """With worker_pool, `surge worker` processes (started by `surge serve`
+    with its own redis-server) load the backends and answer through Redis
+    Streams: the classes are the same."""
+    repository = tmp_path / "repository"
+    for name in IRIS_MODELS:
+        config = _copy_model(demo_repository, repository, name) / "config.pbtxt"
+        config.write_text(config.read_text() + "worker_pool {\n  local_workers: 1\n  heartbeat_ms: 100\n}\n")
+    server = surge_factory(repository)
+    for name in IRIS_MODELS:
+        wait_until(lambda: f" joined model {name}" in server.stdout_text(), f"a worker of {name} to join", 30)
+    with httpclient.InferenceServerClient(server.http_address) as client:
+        for name in IRIS_MODELS:
+            features, predicted = _heldout(demo_repository, name)
+            tensor = httpclient.InferInput("features", list(features.shape), "FP32")
+            tensor.set_data_from_numpy(features)
+            assert _classes(client.infer(name, [tensor]).as_numpy("probabilities")).tolist() == predicted.tolist()
