@@ -20,6 +20,7 @@ import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
+from redis_e2e import wait_live_workers
 from surge_e2e import HTTP_TIMEOUT_S, json_tensor, post_infer, wait_until, write_model
 
 IRIS_MODELS = ("iris_onnx", "iris_xgboost")
@@ -194,7 +195,8 @@ def test_worker_processes_serve_the_same_models_through_the_same_backends(surge_
         config.write_text(config.read_text() + "worker_pool {\n  local_workers: 1\n  heartbeat_ms: 100\n}\n")
     server = surge_factory(repository)
     for name in IRIS_MODELS:
-        wait_until(lambda: f" joined model {name}" in server.stdout_text(), f"a worker of {name} to join", 30)
+        # The gateway's own count, not the worker's log line: requests fail fast until it sees one live.
+        wait_live_workers(server, name, 1, timeout_s=30)
     with httpclient.InferenceServerClient(server.http_address) as client:
         for name in IRIS_MODELS:
             features, predicted = _heldout(demo_repository, name)
