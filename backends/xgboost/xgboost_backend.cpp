@@ -16,7 +16,7 @@
 //                 Unset: XGBoost's default, every CPU.
 //
 // A batch is one XGBoosterPredictFromDense call over the rows of all its
-// requests. Each instance holds its own booster: the prediction buffer
+// requests (leaf: one DMatrix and one XGBoosterPredictFromDMatrix). Each instance holds its own booster: the prediction buffer
 // XGBoost returns belongs to the booster until its next call.
 #include <surge/backend_helpers.hpp>
 
@@ -116,17 +116,40 @@ std::string predict_config(int type) {
          R"(,"training":false,"iteration_begin":0,"iteration_end":0,"strict_shape":false,"cache_id":0,"missing":NaN})";
 }
 
+struct prediction {
+  const bst_ulong* shape{nullptr};
+  bst_ulong rank{0};
+  const float* values{nullptr};  // owned by the booster until its next call
+};
+
+// One call for all `rows`: in-place prediction on the caller's buffer, or,
+// for leaf indices (which XGBoost 1.7 predicts only from a DMatrix), one
+// DMatrix built from the same buffer.
+prediction predict(const booster& b, const void* data, std::uint64_t rows, std::uint64_t features,
+                   surge_data_type type, int predict_type, const std::string& config) {
+  prediction out;
+  const auto array = array_interface(data, rows, features, type);
+  if (predict_type != 6) {
+    check_xgb(XGBoosterPredictFromDense(b.handle, array.c_str(), config.c_str(), nullptr, &out.shape, &out.rank,
+                                        &out.values),
+              "XGBoost prediction failed");
+    return out;
+  }
+  DMatrixHandle matrix = nullptr;
+  check_xgb(XGDMatrixCreateFromDense(array.c_str(), R"({"missing":NaN,"nthread":1})", &matrix),
+            "cannot build an XGBoost DMatrix");
+  const int status = XGBoosterPredictFromDMatrix(b.handle, matrix, config.c_str(), &out.shape, &out.rank, &out.values);
+  XGDMatrixFree(matrix);
+  check_xgb(status, "XGBoost leaf prediction failed");
+  return out;
+}
+
 // What the model gives per row: predicts one row of missing values.
 std::vector<std::int64_t> per_row_dims(const booster& b, std::uint64_t features, int type) {
   std::vector<float> row(std::max<std::uint64_t>(features, 1), std::numeric_limits<float>::quiet_NaN());
-  const bst_ulong* shape = nullptr;
-  bst_ulong rank = 0;
-  const float* result = nullptr;
-  check_xgb(XGBoosterPredictFromDense(b.handle, array_interface(row.data(), 1, features, SURGE_TYPE_FP32).c_str(),
-                                      predict_config(type).c_str(), nullptr, &shape, &rank, &result),
-            "cannot predict a probe row");
+  const auto probe = predict(b, row.data(), 1, features, SURGE_TYPE_FP32, type, predict_config(type));
   std::vector<std::int64_t> dims;
-  for (bst_ulong i = 1; i < rank; ++i) dims.push_back(static_cast<std::int64_t>(shape[i]));
+  for (bst_ulong i = 1; i < probe.rank; ++i) dims.push_back(static_cast<std::int64_t>(probe.shape[i]));
   if (dims.empty()) dims.push_back(1);
   return dims;
 }
@@ -147,6 +170,7 @@ struct surge_model {
   std::string output;
   std::uint64_t features{0};
   std::vector<std::int64_t> row_dims;  // output dims per row
+  int predict_type{0};
   std::string config_json;
   std::optional<std::int64_t> threads;
 };
@@ -194,6 +218,7 @@ extern "C" SURGE_BACKEND_EXPORT surge_error* surge_model_create(surge_model_info
     model->file = model_file(info);
     model->threads = threads_of(parameters);
     const int type = predict_type_code(parameters);
+    model->predict_type = type;
     model->config_json = predict_config(type);
 
     const auto inputs = info.inputs();
@@ -274,19 +299,12 @@ extern "C" SURGE_BACKEND_EXPORT surge_error* surge_instance_execute(surge_instan
                                                   sdk::shape_string(input.shape));
     }
     const std::uint64_t rows = model.features == 0 ? 0 : elements / model.features;
-    const bst_ulong* shape = nullptr;
-    bst_ulong rank = 0;
-    const float* result = nullptr;
-    check_xgb(XGBoosterPredictFromDense(
-                  instance->b->handle,
-                  array_interface(input.bytes().data(), rows, model.features, input.type).c_str(),
-                  model.config_json.c_str(), nullptr, &shape, &rank, &result),
-              "XGBoost prediction of model '" + model.name + "' failed");
-
+    const auto result = predict(*instance->b, input.bytes().data(), rows, model.features, input.type,
+                                model.predict_type, model.config_json);
     std::uint64_t per_row = 1;
     for (auto d : model.row_dims) per_row *= static_cast<std::uint64_t>(d);
     std::uint64_t produced = 1;
-    for (bst_ulong i = 0; i < rank; ++i) produced *= shape[i];
+    for (bst_ulong i = 0; i < result.rank; ++i) produced *= result.shape[i];
     if (produced != rows * per_row) {
       sdk::fail(SURGE_ERROR_INTERNAL, "XGBoost gave " + std::to_string(produced) + " values for " +
                                           std::to_string(rows) + " rows of " + std::to_string(per_row));
@@ -296,7 +314,7 @@ extern "C" SURGE_BACKEND_EXPORT surge_error* surge_instance_execute(surge_instan
     out_shape.insert(out_shape.end(), model.row_dims.begin(), model.row_dims.end());
     auto responses = sdk::responses_for(batch);
     sdk::scatter(responses, input.rows, model.output, SURGE_TYPE_FP32, out_shape,
-                 {reinterpret_cast<const std::byte*>(result), static_cast<std::size_t>(produced * sizeof(float))});
+                 {reinterpret_cast<const std::byte*>(result.values), static_cast<std::size_t>(produced * sizeof(float))});
     sdk::send_all(responses);
   });
 }
