@@ -203,3 +203,40 @@ def test_worker_processes_serve_the_same_models_through_the_same_backends(surge_
             tensor = httpclient.InferInput("features", list(features.shape), "FP32")
             tensor.set_data_from_numpy(features)
             assert _classes(client.infer(name, [tensor]).as_numpy("probabilities")).tolist() == predicted.tolist()
+
+
+def test_a_python_worker_with_onnx_runtime_classifies_as_the_backend_does(surge_factory, demo_repository, tmp_path):
+    """The Python SDK's worker serving the same model.onnx (clients/python/examples/onnx_worker.py)
+    behind the gateway: the same classes for every held-out flower."""
+    pytest.importorskip("onnxruntime", reason="onnxruntime is not in this Python environment")
+    from python_sdk_support import WorkerProcess, worker_command
+    from redis_e2e import RedisServer, environment_has_redis
+
+    if not environment_has_redis():
+        pytest.skip("redis-server is not installed")
+    model_file = _model_dir(demo_repository, "iris_onnx") / "1" / "model.onnx"
+    redis_server = RedisServer(tmp_path / "redis")
+    worker = None
+    try:
+        repository = tmp_path / "repository"
+        config = _copy_model(demo_repository, repository, "iris_onnx", "iris_onnx_py") / "config.pbtxt"
+        config.write_text(config.read_text() + "worker_pool {\n  heartbeat_ms: 100\n  claim_idle_ms: 1000\n}\n")
+        server = surge_factory(repository, "--redis", redis_server.url)
+        command = worker_command(redis_server.url, "iris_onnx_py", "py0", "onnx_worker:factory",
+                                 {"model_path": str(model_file)}, ["--max-batch", "64"])
+        (tmp_path / "logs").mkdir()
+        worker = WorkerProcess(command, "py0", "iris_onnx_py", tmp_path / "logs")
+        worker.wait_joined(redis_server.client())
+        wait_live_workers(server, "iris_onnx_py", 1)
+
+        features, predicted = _heldout(demo_repository, "iris_onnx")
+        with httpclient.InferenceServerClient(server.http_address) as client:
+            tensor = httpclient.InferInput("features", list(features.shape), "FP32")
+            tensor.set_data_from_numpy(features, binary_data=True)
+            result = client.infer("iris_onnx_py", [tensor])
+        assert _classes(result.as_numpy("probabilities")).tolist() == predicted.tolist()
+        assert result.as_numpy("label").reshape(-1).tolist() == predicted.tolist()
+    finally:
+        if worker is not None:
+            assert worker.terminate() == 0, worker.describe()
+        redis_server.stop()

@@ -280,6 +280,12 @@ TEST(ModelConfigDefaults, PytorchPlatformSelectsTorchscriptBackend) {
   EXPECT_EQ(result.config->platform(), "pytorch_libtorch");
 }
 
+TEST(ModelConfigDefaults, OnnxPlatformSelectsOnnxruntimeBackend) {
+  const auto result = complete_text("platform: \"onnxruntime_onnx\"\n" + std::string(identity_io));
+  ASSERT_TRUE(result.config) << result.error;
+  EXPECT_EQ(result.config->backend(), "onnxruntime");
+}
+
 TEST(ModelConfigDefaults, TritonPytorchBackendNameSelectsTorchscript) {
   const auto result = complete_text("backend: \"pytorch\"\n" + std::string(identity_io));
   ASSERT_TRUE(result.config) << result.error;
