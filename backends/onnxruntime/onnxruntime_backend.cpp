@@ -148,7 +148,9 @@ Ort::Value input_value(const surge_model& model, const declared_tensor& decl, co
     Ort::AllocatorWithDefaultOptions allocator;
     auto value = Ort::Value::CreateTensor(allocator, input.shape.data(), input.shape.size(), decl.onnx_type);
     const auto elements = surge::bytes_tensor::split(bytes, count);
-    if (!elements) sdk::fail(SURGE_ERROR_INVALID_ARGUMENT, "input '" + decl.name + "' is not a well-formed BYTES tensor");
+    if (!elements) {
+      sdk::fail(SURGE_ERROR_INVALID_ARGUMENT, "input '" + decl.name + "' is not a well-formed BYTES tensor");
+    }
     for (std::size_t i = 0; i < count; ++i) {
       const auto& text = (*elements)[i];
       // Sized copies: an element may hold NUL bytes.

@@ -16,8 +16,9 @@
 //                 Unset: XGBoost's default, every CPU.
 //
 // A batch is one XGBoosterPredictFromDense call over the rows of all its
-// requests (leaf: one DMatrix and one XGBoosterPredictFromDMatrix). Each instance holds its own booster: the prediction buffer
-// XGBoost returns belongs to the booster until its next call.
+// requests (leaf: one DMatrix and one XGBoosterPredictFromDMatrix). Each
+// instance holds its own booster: the prediction buffer XGBoost returns
+// belongs to the booster until its next call.
 #include <surge/backend_helpers.hpp>
 
 #include <xgboost/c_api.h>
@@ -314,7 +315,8 @@ extern "C" SURGE_BACKEND_EXPORT surge_error* surge_instance_execute(surge_instan
     out_shape.insert(out_shape.end(), model.row_dims.begin(), model.row_dims.end());
     auto responses = sdk::responses_for(batch);
     sdk::scatter(responses, input.rows, model.output, SURGE_TYPE_FP32, out_shape,
-                 {reinterpret_cast<const std::byte*>(result.values), static_cast<std::size_t>(produced * sizeof(float))});
+                 {reinterpret_cast<const std::byte*>(result.values),
+                  static_cast<std::size_t>(produced * sizeof(float))});
     sdk::send_all(responses);
   });
 }

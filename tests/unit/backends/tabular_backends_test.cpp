@@ -31,7 +31,8 @@ const std::vector<std::vector<float>> flowers = {
 tensor bytes_tensor(std::string name, const std::vector<std::string>& elements) {
   std::size_t size = 0;
   for (const auto& e : elements) size += 4 + e.size();
-  tensor t = make_owned_tensor(std::move(name), data_type::bytes, {static_cast<std::int64_t>(elements.size()), 1}, size);
+  const auto rows = static_cast<std::int64_t>(elements.size());
+  tensor t = make_owned_tensor(std::move(name), data_type::bytes, {rows, 1}, size);
   auto* cursor = mutable_data(t);
   for (const auto& e : elements) {
     const auto length = static_cast<std::uint32_t>(e.size());
