@@ -18,6 +18,10 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# skl2onnx and its converter library, which Debian lacks, are installed by
+# scripts/install-deps into .deps/python (without dependencies: Debian's
+# scikit-learn, onnx and protobuf serve them).
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent / ".deps" / "python"))
 
 from models.cli import main  # noqa: E402  (needs the path above)
 

@@ -32,6 +32,9 @@ void fill_defaults(config::ModelConfig& config, std::string_view directory_name)
   // libsurge_backend_torchscript.so, so Triton repositories load unchanged.
   if (config.backend().empty() && config.platform() == "pytorch_libtorch") config.set_backend("torchscript");
   if (config.backend() == "pytorch") config.set_backend("torchscript");
+  // Triton's ONNX Runtime backend is "onnxruntime" as here; older configs
+  // name only the platform.
+  if (config.backend().empty() && config.platform() == "onnxruntime_onnx") config.set_backend("onnxruntime");
 
   auto& policy = *config.mutable_version_policy();
   if (policy.policy_choice_case() == config::ModelVersionPolicy::POLICY_CHOICE_NOT_SET) policy.mutable_latest();

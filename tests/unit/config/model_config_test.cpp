@@ -285,6 +285,12 @@ TEST(ModelConfigDefaults, PytorchPlatformSelectsTorchscriptBackend) {
   EXPECT_EQ(result.config->platform(), "pytorch_libtorch");
 }
 
+TEST(ModelConfigDefaults, OnnxPlatformSelectsOnnxruntimeBackend) {
+  const auto result = complete_text("platform: \"onnxruntime_onnx\"\n" + std::string(identity_io));
+  ASSERT_TRUE(result.config) << result.error;
+  EXPECT_EQ(result.config->backend(), "onnxruntime");
+}
+
 TEST(ModelConfigDefaults, TritonPytorchBackendNameSelectsTorchscript) {
   const auto result = complete_text("backend: \"pytorch\"\n" + std::string(identity_io));
   ASSERT_TRUE(result.config) << result.error;
@@ -343,8 +349,8 @@ INSTANTIATE_TEST_SUITE_P(
         invalid_case{"name_mismatch", "name: \"other\"\n" + backend_line + io,
                      "name: \"other\" does not match the model directory \"m\""},
         invalid_case{"backend_missing", io, "backend: a backend (or platform \"pytorch_libtorch\") is required"},
-        invalid_case{"platform_unsupported", "platform: \"onnxruntime_onnx\"\n" + io,
-                     "platform: \"onnxruntime_onnx\" is not supported"},
+        invalid_case{"platform_unsupported", "platform: \"tensorflow_savedmodel\"\n" + io,
+                     "platform: \"tensorflow_savedmodel\" is not supported"},
         invalid_case{"max_batch_size_negative", backend_line + "max_batch_size: -1\n" + io,
                      "max_batch_size: must be >= 0, got -1"},
         invalid_case{"no_input", backend_line + "output [ { name: \"y\" data_type: TYPE_FP32 dims: [ 1 ] } ]",
