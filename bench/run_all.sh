@@ -5,7 +5,7 @@
 #      bench/run_generation.sh       kjv_lm, continuous vs static batching at 64 streams (surge bench
 #                                    --protocol openai), then genai-perf -> bench/results/generation.*
 #      bench/run_gateway.sh          Redis Streams gateway + workers vs in-process -> bench/results/gateway.*
-#   2. bench/peers/run_peers.sh      surge beside LitServe, Ray Serve, BentoML, TorchServe,
+#   2. bench/peers/run_peers.sh      surge beside LitServe, Ray Serve, BentoML, TorchServe, MLServer,
 #                                    async-batcher -> bench/results/peers.{md,json}
 #   3. perf_analyzer (tritonclient)  against surge's mlp -> bench/results/perf_analyzer.{txt,json}
 #   4. bench/plots/plot.py           -> docs/img/*_throughput_p99.png

@@ -14,7 +14,7 @@
 #   DURATION=5 WARMUP=1 PEERS="surge litserve" bench/peers/run_peers.sh
 #
 # Environment (defaults in brackets):
-#   PEERS [surge litserve rayserve bentoml torchserve async_batcher]
+#   PEERS [surge litserve rayserve bentoml torchserve async_batcher mlserver]
 #   CONCURRENCY ["1 4 16 64"]  DURATION [15] s per run  WARMUP [3] s per server
 #   SURGE_BIN [build/release/surge]  MODEL_REPOSITORY [model_repository]
 #   SURGE_BACKEND_DIRECTORY [<dir of SURGE_BIN>/backends when it exists]
@@ -28,7 +28,7 @@ cd "$root"
 # shellcheck source=bench/lib/surge.sh
 . bench/lib/surge.sh
 
-peers=(${PEERS:-surge litserve rayserve bentoml torchserve async_batcher})
+peers=(${PEERS:-surge litserve rayserve bentoml torchserve async_batcher mlserver})
 concurrency=(${CONCURRENCY:-1 4 16 64})
 duration=${DURATION:-15}
 warmup=${WARMUP:-3}
@@ -204,10 +204,21 @@ start_async_batcher() {
   launch "$log" "${command_line[@]}"
 }
 
+start_mlserver() {
+  local port=$1 log=$2 venv=$venvs/mlserver
+  label="MLServer"
+  version=$(venv_version "$venv" mlserver uvicorn)
+  # KServe v2 natively: the same route and body as surge's.
+  url=http://127.0.0.1:$port/v2/models/mlp/infer
+  command_line=(bench/peers/mlserver/serve.sh "$port" "$work/mlserver")
+  notes="adaptive batching max_batch_size 64, max_batch_time 0.002 s (model-settings.json); custom MLModel runtime; one inference worker (parallel_workers 1)"
+  launch "$log" "${command_line[@]}"
+}
+
 # ---- runs -------------------------------------------------------------------
 
 declare -A labels=([surge]=surge [litserve]=LitServe [rayserve]="Ray Serve" [bentoml]=BentoML
-  [torchserve]=TorchServe [async_batcher]=async-batcher)
+  [torchserve]=TorchServe [async_batcher]=async-batcher [mlserver]=MLServer)
 
 run_server() {
   local name=$1
