@@ -11,7 +11,10 @@ GRPC_PORT ?= 8001
 PYTHON := /usr/bin/python3
 VENV_PYTHON := .venv/bin/python
 
-.PHONY: deps build models serve test unit unit-asan unit-tsan e2e bench clean
+.PHONY: deps build models serve test unit unit-asan unit-tsan fuzz-build fuzz fuzz-short e2e bench clean
+
+FUZZ_SECONDS ?= 600
+FUZZ_SHORT_SECONDS ?= 20
 
 deps:
 	scripts/install-deps
@@ -46,7 +49,20 @@ unit-tsan: deps
 	cmake --build --preset tsan --target surge_unit_tests -- -j$$(nproc)
 	ctest --test-dir build/tsan --output-on-failure -j2
 
-test: build models unit-asan unit-tsan
+# The libFuzzer targets of tests/fuzz (docs/fuzzing.md): clang, ASan + UBSan.
+fuzz-build: deps
+	cmake --preset fuzz >/dev/null
+	cmake --build --preset fuzz -- -j$$(nproc)
+
+# Long runs: FUZZ_SECONDS per target (FUZZ_TARGETS: some of them).
+fuzz: fuzz-build
+	tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# The seeds, then a short run of every target, as part of make test.
+fuzz-short: fuzz-build
+	tests/fuzz/run.sh build/fuzz $(FUZZ_SHORT_SECONDS)
+
+test: build models unit-asan unit-tsan fuzz-short
 	ctest --test-dir $(BUILD) --output-on-failure -j2
 	SURGE_BIN=$(BUILD)/surge $(VENV_PYTHON) -m pytest tests/e2e -q -p no:cacheprovider
 
