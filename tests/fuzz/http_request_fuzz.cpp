@@ -93,10 +93,9 @@ void check_response(const http::response_message& response) {
 void route(server& s, http::request_message& request) {
   std::optional<http::handler_result> result;
   std::exception_ptr thrown;
-  asio::co_spawn(s.io, s.routes.handle(request, s.socket), [&](std::exception_ptr e, http::handler_result r) {
-    thrown = e;
-    if (!e) result.emplace(std::move(r));
-  });
+  asio::co_spawn(
+      s.io, [&]() -> asio::awaitable<void> { result.emplace(co_await s.routes.handle(request, s.socket)); },
+      [&](std::exception_ptr e) { thrown = e; });
   s.io.restart();
   s.io.run();
   if (thrown) std::rethrow_exception(thrown);  // a handler threw across the coroutine: a finding
