@@ -11,7 +11,7 @@ GRPC_PORT ?= 8001
 PYTHON := /usr/bin/python3
 VENV_PYTHON := .venv/bin/python
 
-.PHONY: deps build models serve test unit unit-asan unit-tsan fuzz-build fuzz fuzz-short e2e bench clean
+.PHONY: deps build models serve test unit unit-asan unit-tsan fuzz-build fuzz fuzz-short e2e deploy-check bench clean
 
 FUZZ_SECONDS ?= 600
 FUZZ_SHORT_SECONDS ?= 20
@@ -62,7 +62,12 @@ fuzz: fuzz-build
 fuzz-short: fuzz-build
 	tests/fuzz/run.sh build/fuzz $(FUZZ_SHORT_SECONDS)
 
-test: build models unit-asan unit-tsan fuzz-short
+# deploy/: kustomize renders, Kubernetes and CRD schemas, promtool's alert
+# unit tests, the dashboard's PromQL (seconds; no cluster needed).
+deploy-check: deps
+	$(VENV_PYTHON) -m pytest tests/deploy -q -p no:cacheprovider
+
+test: build models unit-asan unit-tsan fuzz-short deploy-check
 	ctest --test-dir $(BUILD) --output-on-failure -j2
 	SURGE_BIN=$(BUILD)/surge $(VENV_PYTHON) -m pytest tests/e2e -q -p no:cacheprovider
 
