@@ -14,7 +14,7 @@ VENV_PYTHON := .venv/bin/python
 .PHONY: deps build models serve test unit unit-asan unit-tsan fuzz-build fuzz fuzz-short e2e deploy-check bench clean
 
 FUZZ_SECONDS ?= 600
-FUZZ_SHORT_SECONDS ?= 20
+FUZZ_SHORT_SECONDS ?= 10
 
 deps:
 	scripts/install-deps
