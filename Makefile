@@ -11,7 +11,10 @@ GRPC_PORT ?= 8001
 PYTHON := /usr/bin/python3
 VENV_PYTHON := .venv/bin/python
 
-.PHONY: deps build models serve test unit unit-asan unit-tsan e2e deploy-check bench clean
+.PHONY: deps build models serve test unit unit-asan unit-tsan fuzz-build fuzz fuzz-short e2e deploy-check bench clean
+
+FUZZ_SECONDS ?= 600
+FUZZ_SHORT_SECONDS ?= 10
 
 deps:
 	scripts/install-deps
@@ -46,12 +49,25 @@ unit-tsan: deps
 	cmake --build --preset tsan --target surge_unit_tests -- -j$$(nproc)
 	ctest --test-dir build/tsan --output-on-failure -j2
 
+# The libFuzzer targets of tests/fuzz (docs/fuzzing.md): clang, ASan + UBSan.
+fuzz-build: deps
+	cmake --preset fuzz >/dev/null
+	cmake --build --preset fuzz -- -j$$(nproc)
+
+# Long runs: FUZZ_SECONDS per target (FUZZ_TARGETS: some of them).
+fuzz: fuzz-build
+	tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# The seeds, then a short run of every target, as part of make test.
+fuzz-short: fuzz-build
+	tests/fuzz/run.sh build/fuzz $(FUZZ_SHORT_SECONDS)
+
 # deploy/: kustomize renders, Kubernetes and CRD schemas, promtool's alert
 # unit tests, the dashboard's PromQL (seconds; no cluster needed).
 deploy-check: deps
 	$(VENV_PYTHON) -m pytest tests/deploy -q -p no:cacheprovider
 
-test: build models unit-asan unit-tsan deploy-check
+test: build models unit-asan unit-tsan fuzz-short deploy-check
 	ctest --test-dir $(BUILD) --output-on-failure -j2
 	SURGE_BIN=$(BUILD)/surge $(VENV_PYTHON) -m pytest tests/e2e -q -p no:cacheprovider
 

@@ -20,6 +20,13 @@ reply reply_from_hiredis(const redisReply& raw);
 // socket delivered. Replies come out whole, in the order they arrived.
 class resp_reader {
  public:
+  // The most array elements one reply may announce, its nested arrays
+  // counted too. hiredis 0.14 allocates a pointer per announced element as
+  // soon as it reads "*<count>\r\n", before any element arrives, so a few
+  // bytes could otherwise make the process allocate gigabytes; more is a
+  // protocol error.
+  static constexpr std::size_t max_reply_elements = 1 << 20;
+
   struct need_more {};
   // The stream is not RESP; the connection cannot be trusted any more.
   struct protocol_error {
@@ -38,6 +45,7 @@ class resp_reader {
 
  private:
   redisReader* reader_;
+  std::size_t announced_elements_{0};  // by the reply being read; hiredis's privdata points here
 };
 
 }  // namespace surge::redis

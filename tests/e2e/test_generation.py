@@ -377,6 +377,22 @@ def test_kserve_generate_bad_requests(surge_factory, tmp_path):
     assert unknown.status_code == 404
 
 
+def test_deeply_nested_bodies_are_refused_and_the_server_lives_on(surge_factory, tmp_path):
+    """A million nested arrays (2 MB) exhausted the stack of the recursive JSON
+    parser the generate and OpenAI routes used, and the server crashed."""
+    server = _serve(surge_factory, tmp_path)
+    nested = b"[" * 1_000_000 + b"]" * 1_000_000
+    generate = requests.post(server.url(f"/v2/models/{ECHO}/generate"),
+                             data=b'{"text_input": ' + nested + b"}", timeout=HTTP_TIMEOUT_S)
+    assert generate.status_code == 400, generate.text[:500]
+    completion = requests.post(server.url("/v1/completions"), data=b'{"model": "echo", "prompt": ' + nested + b"}",
+                               timeout=HTTP_TIMEOUT_S)
+    assert completion.status_code == 400 and completion.json()["error"]["param"] == "prompt", completion.text[:500]
+    chat = requests.post(server.url("/v1/chat/completions"), data=nested, timeout=HTTP_TIMEOUT_S)
+    assert chat.status_code == 400, chat.text[:500]
+    assert requests.get(server.url("/v2/health/live"), timeout=HTTP_TIMEOUT_S).status_code == 200
+
+
 def test_http_infer_on_a_decoupled_model_names_the_alternatives(surge_factory, tmp_path):
     server = _serve(surge_factory, tmp_path)
     body = {"inputs": [{"name": "text_input", "shape": [1], "datatype": "BYTES", "data": ["abc"]}]}

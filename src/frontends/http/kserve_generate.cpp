@@ -59,7 +59,8 @@ asio::awaitable<handler_result> kserve_generate(request_message& request, connec
   if (!model->generative()) co_return bad("model '" + model->name() + "' does not generate text");
 
   rapidjson::Document body;
-  body.Parse(request.body().data(), request.body().size());
+  // Iterative: nested brackets must not exhaust the stack (see openai_codec.cpp).
+  body.Parse<rapidjson::kParseIterativeFlag>(request.body().data(), request.body().size());
   if (body.HasParseError() || !body.IsObject()) co_return bad("request body is not a JSON object");
   const auto text = body.FindMember("text_input");
   if (text == body.MemberEnd() || !text->value.IsString()) co_return bad("'text_input' must be a string");

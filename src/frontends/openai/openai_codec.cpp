@@ -77,7 +77,9 @@ std::string chat_prompt(const std::vector<std::pair<std::string, std::string>>& 
 
 std::variant<parsed_request, request_error> parse_request(endpoint kind, std::string_view text) {
   rapidjson::Document body;
-  body.Parse(text.data(), text.size());
+  // Iterative: a body of nested brackets (a 2 MB one is enough) would
+  // exhaust the stack of the recursive parser and crash the server.
+  body.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
   if (body.HasParseError() || !body.IsObject()) return request_error{"request body is not a JSON object", ""};
 
   parsed_request out;

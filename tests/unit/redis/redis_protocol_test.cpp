@@ -101,6 +101,38 @@ TEST(RespReader, ReportsAProtocolError) {
   EXPECT_THAT(std::get<resp_reader::protocol_error>(next).message, HasSubstr("Protocol error"));
 }
 
+TEST(RespReader, RefusesAReplyAnnouncingTooManyElementsBeforeAllocatingThem) {
+  // hiredis 0.14 would allocate 8 bytes per announced element at once.
+  const auto limit = std::to_string(resp_reader::max_reply_elements);
+  const auto half = std::to_string(resp_reader::max_reply_elements / 2);
+  for (const std::string& bytes : {"*" + std::to_string(resp_reader::max_reply_elements + 1) + "\r\n:1\r\n",
+                                  // nested arrays count together
+                                  "*2\r\n*" + half + "\r\n:1\r\n"}) {
+    resp_reader reader;
+    ASSERT_FALSE(reader.feed(bytes.data(), bytes.size()));
+    std::string big = "*" + half + "\r\n";
+    for (int i = 0; i < 3; ++i) reader.feed(big.data(), big.size());
+    auto next = reader.next();
+    ASSERT_TRUE(std::holds_alternative<resp_reader::protocol_error>(next)) << bytes;
+    EXPECT_THAT(std::get<resp_reader::protocol_error>(next).message, HasSubstr("more than " + limit));
+  }
+
+  // The count starts again with each reply.
+  resp_reader reader;
+  const std::string one = "*" + half + "\r\n";
+  std::string replies;
+  for (int i = 0; i < 3; ++i) {
+    replies += one;
+    for (std::size_t e = 0; e < resp_reader::max_reply_elements / 2; ++e) replies += ":1\r\n";
+  }
+  ASSERT_FALSE(reader.feed(replies.data(), replies.size()));
+  for (int i = 0; i < 3; ++i) {
+    auto next = reader.next();
+    ASSERT_TRUE(std::holds_alternative<reply>(next));
+    EXPECT_EQ(std::get<reply>(next).size(), resp_reader::max_reply_elements / 2);
+  }
+}
+
 TEST(RedisReply, ReadsIntegersFromStrings) {
   EXPECT_EQ(reply::string("17").as_integer(), 17);
   EXPECT_EQ(reply::integer(-3).as_integer(), -3);
