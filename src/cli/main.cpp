@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "bench/bench_command.hpp"
+#include "ensemble/ensemble_loader.hpp"
 #include "frontends/grpc/grpc_server.hpp"
 #include "frontends/http/http_server.hpp"
 #include "frontends/http/kserve_handler.hpp"
@@ -79,6 +80,8 @@ int serve(const serve_options& options) {
     return 2;
   }
   // The kinds of model served, asked in this order: specific ones first.
+  models.add_loader("ensemble",
+                    std::make_unique<surge::ensemble::ensemble_loader>([&models] { return models.snapshot(); }));
   models.add_loader("remote", std::make_unique<surge::remote_model_loader>(remote.instance_factory()));
   models.add_loader("generation", std::make_unique<surge::generation_model_loader>(backend_directory));
   models.add_loader("tensor", std::make_unique<surge::tensor_model_loader>(backend_directory));

@@ -366,7 +366,10 @@ asio::awaitable<std::optional<response_message>> kserve_handler::infer(request_m
   inference->version = model->version();
   inference->inputs = std::move(parsed.inputs);
   inference->requested_outputs.reserve(parsed.outputs.size());
-  for (const auto& output : parsed.outputs) inference->requested_outputs.push_back(output.name);
+  for (const auto& output : parsed.outputs) {
+    inference->requested_outputs.push_back(output.name);
+    if (output.classification > 0) inference->classifications.emplace_back(output.name, output.classification);
+  }
   inference->priority = parsed.priority.value_or(0);
   inference->timeout = parsed.timeout;
   inference->parameters = std::move(parsed.parameters);
