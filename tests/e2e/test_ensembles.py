@@ -91,6 +91,7 @@ def decoded(array: np.ndarray) -> list[list[str]]:
 
 def test_an_ensemble_looks_like_a_model(pipelines):
     with pipelines.client() as client:
+        assert "classification" in client.get_server_metadata()["extensions"]
         assert client.is_model_ready("pipe")
         metadata = client.get_model_metadata("pipe")
         assert [i["name"] for i in metadata["inputs"]] == ["IN"]

@@ -61,7 +61,7 @@ grpc::ServerUnaryReactor* inference_service::ServerMetadata(grpc::CallbackServer
                                                             inference::ServerMetadataResponse* response) {
   response->set_name("surge");
   response->set_version(std::string(server_version));
-  for (const char* extension : {"statistics", "model_configuration", "model_repository"}) {
+  for (const char* extension : {"classification", "statistics", "model_configuration", "model_repository"}) {
     response->add_extensions(extension);
   }
   return finish(context);

@@ -209,7 +209,7 @@ asio::awaitable<handler_result> kserve_handler::handle(request_message& request,
   if (parts.size() == 1) {
     if (!is_get) co_return fail(http::status::method_not_allowed, "use GET");
     co_return ok(std::string(R"({"name":"surge","version":")") + std::string(server_version) +
-                 R"(","extensions":["binary_tensor_data","statistics","model_configuration","model_repository"]})");
+                 R"(","extensions":["binary_tensor_data","classification","statistics","model_configuration","model_repository"]})");
   }
   // /v2/health/{live,ready}
   if (parts[1] == "health" && parts.size() == 3) {
