@@ -11,7 +11,7 @@ GRPC_PORT ?= 8001
 PYTHON := /usr/bin/python3
 VENV_PYTHON := .venv/bin/python
 
-.PHONY: deps build models serve test unit unit-asan unit-tsan e2e bench clean
+.PHONY: deps build models serve test unit unit-asan unit-tsan e2e deploy-check bench clean
 
 deps:
 	scripts/install-deps
@@ -46,7 +46,12 @@ unit-tsan: deps
 	cmake --build --preset tsan --target surge_unit_tests -- -j$$(nproc)
 	ctest --test-dir build/tsan --output-on-failure -j2
 
-test: build models unit-asan unit-tsan
+# deploy/: kustomize renders, Kubernetes and CRD schemas, promtool's alert
+# unit tests, the dashboard's PromQL (seconds; no cluster needed).
+deploy-check: deps
+	$(VENV_PYTHON) -m pytest tests/deploy -q -p no:cacheprovider
+
+test: build models unit-asan unit-tsan deploy-check
 	ctest --test-dir $(BUILD) --output-on-failure -j2
 	SURGE_BIN=$(BUILD)/surge $(VENV_PYTHON) -m pytest tests/e2e -q -p no:cacheprovider
 

@@ -15,7 +15,8 @@ void validate_ensemble(problem_list& problems, const config::ModelConfig& config
     return;
   }
   if (!config.backend().empty()) {
-    problems.add("backend", "an ensemble runs other models; it has no backend (got " + in_quotes(config.backend()) + ")");
+    problems.add("backend",
+                 "an ensemble runs other models; it has no backend (got " + in_quotes(config.backend()) + ")");
   }
   if (config.has_worker_pool() || config.has_upstream() || config.has_generation()) {
     problems.add("platform", "an ensemble cannot also have worker_pool, upstream or generation");

@@ -9,6 +9,10 @@ namespace surge::config_validation {
 void validate_generation(problem_list& problems, const config::ModelConfig& config) {
   if (!config.has_generation()) return;
   const auto& generation = config.generation();
+  if (config.has_admission()) {
+    problems.add("admission",
+                 "does not apply to a model with generation (its queue is bounded by generation.max_queue_size)");
+  }
   if (config.has_dynamic_batching()) {
     problems.add("generation", "cannot be combined with dynamic_batching (generative models batch every step)");
   }

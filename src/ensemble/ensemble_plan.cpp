@@ -154,7 +154,8 @@ std::variant<ensemble_plan, error> plan_ensemble(const config::ModelConfig& ense
       problems.push_back(where + ": a decoupled model cannot be an ensemble step");
     }
     if (batch > 0 && model->max_batch_size() == 0) {
-      problems.push_back(where + ": the model does not batch (max_batch_size 0) but the ensemble does (max_batch_size " +
+      problems.push_back(where +
+                         ": the model does not batch (max_batch_size 0) but the ensemble does (max_batch_size " +
                          std::to_string(batch) + ")");
     } else if (batch > model->max_batch_size() && model->max_batch_size() > 0) {
       problems.push_back(where + ": the model's max_batch_size " + std::to_string(model->max_batch_size()) +

@@ -40,6 +40,8 @@ batcher_options batcher_options_from(const config::ModelConfig& config) {
     // Without dynamic batching each request runs alone, as in Triton.
     options.max_batch_size = 0;
   }
+  options.admission.max_queue_size = config.admission().max_queue_size();
+  options.admission.max_queue_wait = std::chrono::microseconds(config.admission().max_queue_wait_microseconds());
   return options;
 }
 

@@ -47,7 +47,8 @@ void classify_row(const std::byte* row, std::size_t size, std::size_t count, con
   std::memcpy(values.data(), row, size * sizeof(T));  // the buffer may be unaligned for T
   std::vector<std::size_t> order(size);
   std::iota(order.begin(), order.end(), std::size_t{0});
-  std::stable_sort(order.begin(), order.end(), [&values](std::size_t a, std::size_t b) { return values[a] > values[b]; });
+  std::stable_sort(order.begin(), order.end(),
+                   [&values](std::size_t a, std::size_t b) { return values[a] > values[b]; });
   for (std::size_t k = 0; k < count; ++k) {
     const auto index = order[k];
     auto text = value_text(values[index]) + ":" + std::to_string(index);

@@ -24,6 +24,22 @@ struct queue_policy {
   bool reject_expired{true};
 };
 
+// Admission to one model version's whole queue, beyond the per-level
+// policies (surge extension `admission`, which models that do not batch can
+// set too).
+struct admission_options {
+  // Requests queued at every level together beyond which new ones are
+  // refused at once; 0: default_max_queue_size.
+  std::size_t max_queue_size{0};
+  // A request without a deadline whose predicted queue wait is longer is
+  // refused at once; 0: default_max_queue_wait. A request with a deadline is
+  // refused when its predicted wait ends after the deadline.
+  std::chrono::microseconds max_queue_wait{0};
+
+  static constexpr std::size_t default_max_queue_size = 16384;
+  static constexpr std::chrono::microseconds default_max_queue_wait{10'000'000};
+};
+
 // How one model version's requests are queued and batched. Built from the
 // model's config.pbtxt (dynamic_batching, max_batch_size).
 struct batcher_options {
@@ -40,6 +56,9 @@ struct batcher_options {
   // Every level's policy unless level_queue_policies names the level.
   queue_policy default_queue_policy;
   std::map<std::uint32_t, queue_policy> level_queue_policies;
+  admission_options admission;
+  // Instances that execute batches side by side; the predicted wait divides by it.
+  std::size_t instances{1};
 
   // The level a request of this priority queues at (0: the default level).
   std::uint32_t level_of(std::uint32_t priority) const { return priority == 0 ? default_priority_level : priority; }

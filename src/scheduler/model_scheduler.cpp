@@ -12,6 +12,13 @@ namespace surge {
 
 namespace asio = boost::asio;
 
+namespace {
+batcher_options with_instances(batcher_options options, std::size_t instances) {
+  options.instances = instances;
+  return options;
+}
+}  // namespace
+
 model_scheduler::model_scheduler(asio::any_io_executor io, batcher_options options,
                                  std::vector<std::unique_ptr<instance>> instances, model_metrics& metrics,
                                  model_statistics& statistics)
@@ -19,7 +26,7 @@ model_scheduler::model_scheduler(asio::any_io_executor io, batcher_options optio
       strand_(asio::make_strand(io)),
       timer_(strand_),
       drain_timer_(strand_),
-      queue_(std::move(options)),
+      queue_(with_instances(std::move(options), instances.size())),
       instances_(std::move(instances)),
       instance_count_(instances_.size()),
       metrics_(metrics),

@@ -74,6 +74,7 @@ dynamic_batching {
 }
 parameters { key: "threads" value { string_value: "4" } }
 default_model_filename: "model.pt"
+admission { max_queue_size: 512 max_queue_wait_microseconds: 250000 }
 )pb";
 
 TEST(ModelConfigParse, FullConfigRoundTrips) {
@@ -127,6 +128,8 @@ TEST(ModelConfigParse, FullConfigRoundTrips) {
   ASSERT_EQ(config.parameters().count("threads"), 1u);
   EXPECT_EQ(config.parameters().at("threads").string_value(), "4");
   EXPECT_EQ(config.default_model_filename(), "model.pt");
+  EXPECT_EQ(config.admission().max_queue_size(), 512u);
+  EXPECT_EQ(config.admission().max_queue_wait_microseconds(), 250000u);
 
   // Printed back and parsed again, nothing is lost or changed.
   std::string printed;
@@ -399,6 +402,10 @@ INSTANTIATE_TEST_SUITE_P(
                          "priority_queue_policy { key: 3 value { max_queue_size: 1 } } }\n" +
                          io,
                      "dynamic_batching.priority_queue_policy: level 3 is outside 1..priority_levels (2)"},
+        invalid_case{"admission_with_generation",
+                     backend_line + "model_transaction_policy { decoupled: true }\ngeneration { }\n" +
+                         "admission { max_queue_size: 4 }\n" + io,
+                     "admission: does not apply to a model with generation"},
         invalid_case{"kind_gpu", backend_line + "instance_group [ { kind: KIND_GPU } ]\n" + io,
                      "instance_group.kind: KIND_GPU is not supported by this build"},
         invalid_case{"gpus_listed", backend_line + "instance_group [ { kind: KIND_AUTO gpus: [ 0 ] } ]\n" + io,

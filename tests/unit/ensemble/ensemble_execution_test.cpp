@@ -18,7 +18,8 @@ using ::testing::StartsWith;
 
 struct ensemble_fixture : registry_fixture {
   ensemble_fixture() {
-    registry.add_loader("ensemble", std::make_unique<ensemble::ensemble_loader>([this] { return registry.snapshot(); }));
+    registry.add_loader("ensemble",
+                        std::make_unique<ensemble::ensemble_loader>([this] { return registry.snapshot(); }));
   }
 
   model_entry from_text(const std::string& name, const std::string& text) {
@@ -105,12 +106,16 @@ output [ { name: "OUTPUT0" data_type: TYPE_FP32 dims: [ 4 ] }, { name: "OUTPUT1"
   // IN feeds a and b; pair joins what they wrote into two outputs.
   const auto diamond = f.from_text("diamond", R"pb(name: "diamond" platform: "ensemble" max_batch_size: 8
 input [ { name: "IN" data_type: TYPE_FP32 dims: [ 4 ] } ]
-output [ { name: "LEFT" data_type: TYPE_FP32 dims: [ 4 ] }, { name: "RIGHT" data_type: TYPE_FP32 dims: [ 4 ] } ]
+output [ { name: "LEFT" data_type: TYPE_FP32 dims: [ 4 ] },
+         { name: "RIGHT" data_type: TYPE_FP32 dims: [ 4 ] } ]
 ensemble_scheduling {
-  step { model_name: "pair" model_version: -1 input_map { key: "INPUT0" value: "x" } input_map { key: "INPUT1" value: "y" }
+  step { model_name: "pair" model_version: -1
+         input_map { key: "INPUT0" value: "x" } input_map { key: "INPUT1" value: "y" }
          output_map { key: "OUTPUT0" value: "LEFT" } output_map { key: "OUTPUT1" value: "RIGHT" } }
-  step { model_name: "a" model_version: -1 input_map { key: "INPUT0" value: "IN" } output_map { key: "OUTPUT0" value: "x" } }
-  step { model_name: "b" model_version: 1 input_map { key: "INPUT0" value: "IN" } output_map { key: "OUTPUT0" value: "y" } }
+  step { model_name: "a" model_version: -1
+         input_map { key: "INPUT0" value: "IN" } output_map { key: "OUTPUT0" value: "x" } }
+  step { model_name: "b" model_version: 1
+         input_map { key: "INPUT0" value: "IN" } output_map { key: "OUTPUT0" value: "y" } }
 }
 )pb");
   ASSERT_THAT(f.registry.load({f.entry("a", "identity"), f.entry("b", "identity"), pair, diamond}), IsEmpty());

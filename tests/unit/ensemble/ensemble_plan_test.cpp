@@ -131,9 +131,11 @@ TEST(ensemble_plan, a_tensor_written_twice_and_an_unknown_step_tensor_are_refuse
 }
 
 TEST(ensemble_plan, a_batching_ensemble_needs_batching_steps) {
-  served_models served{{{"flat", parsed("flat", "name: \"flat\" backend: \"identity\" max_batch_size: 0\n"
-                                                "input [ { name: \"INPUT0\" data_type: TYPE_FP32 dims: [ -1, 4 ] } ]\n"
-                                                "output [ { name: \"OUTPUT0\" data_type: TYPE_FP32 dims: [ -1, 4 ] } ]\n")}}};
+  const auto flat = parsed("flat",
+                           "name: \"flat\" backend: \"identity\" max_batch_size: 0\n"
+                           "input [ { name: \"INPUT0\" data_type: TYPE_FP32 dims: [ -1, 4 ] } ]\n"
+                           "output [ { name: \"OUTPUT0\" data_type: TYPE_FP32 dims: [ -1, 4 ] } ]\n");
+  served_models served{{{"flat", flat}}};
   EXPECT_THAT(failure_of(ensemble(step("flat", "IN", "OUT")), served),
               HasSubstr("ensemble 'pipe' step 1 ('flat'): the model does not batch (max_batch_size 0) but the "
                         "ensemble does (max_batch_size 8)"));

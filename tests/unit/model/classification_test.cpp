@@ -92,7 +92,8 @@ TEST(classification, labels_are_read_from_the_model_directory_one_per_line) {
 
   auto missing = read_output_labels(classifier_config("absent.txt"), directory.path());
   ASSERT_TRUE(std::holds_alternative<error>(missing));
-  EXPECT_THAT(std::get<error>(missing).message, HasSubstr("output 'probabilities': label_filename 'absent.txt': no such"));
+  EXPECT_THAT(std::get<error>(missing).message,
+              HasSubstr("output 'probabilities': label_filename 'absent.txt': no such"));
 }
 
 TEST(classification, a_label_filename_must_not_be_a_path) {

@@ -26,24 +26,57 @@ batcher_options batching(std::uint32_t max_batch, std::chrono::microseconds dela
   return options;
 }
 
-TEST(batch_queue, waits_for_max_queue_delay_then_dispatches_what_it_has) {
+// Flat execution times: a batch of 8 costs what a batch of 1 does, so
+// collecting rows that arrive close together pays.
+void record_flat(batch_queue& queue, clock::duration each, clock::time_point at) {
+  for (std::size_t rows = 1; rows <= 8; ++rows) queue.record_execution(rows, rows, each, at);
+}
+
+TEST(batch_queue, dispatches_at_once_while_nothing_says_waiting_pays) {
   batch_queue queue(batching(8, 1000us));
   for (int i = 0; i < 3; ++i) {
     auto made = make_request("r" + std::to_string(i), t0);
     ASSERT_FALSE(queue.push(made.request, t0));
   }
-  auto early = queue.poll(t0 + 500us, true);
+  // No execution measured yet: max_queue_delay is a bound, not a cost.
+  EXPECT_EQ(ids(queue.poll(t0, true).batch), (std::vector<std::string>{"r0", "r1", "r2"}));
+  EXPECT_EQ(queue.size(), 0u);
+}
+
+TEST(batch_queue, waits_while_rows_arrive_close_together_never_past_max_queue_delay) {
+  batch_queue queue(batching(8, 1000us));
+  record_flat(queue, 3ms, t0 - 1s);
+  std::vector<testing::made_request> made;
+  // One arrival every 10 us: another row is due long before a batch's 3 ms.
+  for (int i = 0; i < 3; ++i) {
+    made.push_back(make_request("r" + std::to_string(i), t0 + i * 10us));
+    ASSERT_FALSE(queue.push(made.back().request, t0 + i * 10us));
+  }
+  auto early = queue.poll(t0 + 20us, true);
   EXPECT_TRUE(early.batch.empty());
   ASSERT_TRUE(early.wake_at);
-  EXPECT_EQ(*early.wake_at, t0 + 1000us);
-
-  auto due = queue.poll(t0 + 1000us, true);
-  EXPECT_EQ(ids(due.batch), (std::vector<std::string>{"r0", "r1", "r2"}));
-  EXPECT_EQ(queue.size(), 0u);
+  EXPECT_LE(*early.wake_at, t0 + 1000us);
+  // Arrivals keep coming (another shape, so this batch does not fill):
+  // the wait ends at max_queue_delay after the oldest row.
+  for (int i = 3; i < 120; ++i) {
+    made.push_back(make_request("o" + std::to_string(i), t0 + i * 10us, 1, 9));
+    ASSERT_FALSE(queue.push(made.back().request, t0 + i * 10us));
+    const auto now = t0 + i * 10us;
+    auto decision = queue.poll(now, true);
+    if (!decision.batch.empty()) {
+      // Within one arrival gap of max_queue_delay: the next row would come too late.
+      EXPECT_GE(now, t0 + 990us) << "dispatched long before max_queue_delay while rows kept arriving";
+      EXPECT_LE(now, t0 + 1000us);
+      EXPECT_EQ(ids(decision.batch), (std::vector<std::string>{"r0", "r1", "r2"}));
+      return;
+    }
+  }
+  FAIL() << "never dispatched";
 }
 
 TEST(batch_queue, full_batch_dispatches_without_waiting) {
   batch_queue queue(batching(4, 10000us));
+  record_flat(queue, 3ms, t0 - 1s);
   for (int i = 0; i < 6; ++i) {
     auto made = make_request("r" + std::to_string(i), t0);
     ASSERT_FALSE(queue.push(made.request, t0));
@@ -51,7 +84,7 @@ TEST(batch_queue, full_batch_dispatches_without_waiting) {
   auto first = queue.poll(t0, true);
   EXPECT_EQ(first.batch.size(), 4u);
   auto second = queue.poll(t0, true);
-  EXPECT_TRUE(second.batch.empty()) << "two left, not full, delay not over";
+  EXPECT_TRUE(second.batch.empty()) << "two left, arrivals dense, waiting pays";
   EXPECT_EQ(queue.size(), 2u);
 }
 
@@ -184,13 +217,99 @@ TEST(batch_queue, expiry_follows_the_level_policy) {
 TEST(batch_queue, retry_after_follows_queue_length_over_drain_rate) {
   auto options = batching(1, 0us);
   batch_queue queue(options);
-  // Ten requests per second drain: one request every 100 ms.
+  for (int i = 0; i < 30; ++i) {
+    auto made = make_request("r" + std::to_string(i), t0);
+    ASSERT_FALSE(queue.push(made.request, t0));
+  }
+  // Ten requests per second drain while the queue is backlogged.
+  for (int i = 0; i <= 10; ++i) queue.record_execution(1, 1, 1ms, t0 + i * 100ms);
+  EXPECT_EQ(queue.retry_after().count(), 3);
+}
+
+TEST(batch_queue, drain_rate_is_only_measured_while_backlogged) {
+  batch_queue queue(batching(1, 0us));
+  // An idle model completing a request every 100 ms is not a slow model:
+  // its completions follow arrivals. Its measured execution times are used.
   for (int i = 0; i <= 10; ++i) queue.record_execution(1, 1, 1ms, t0 + i * 100ms);
   for (int i = 0; i < 30; ++i) {
     auto made = make_request("r" + std::to_string(i), t0);
     ASSERT_FALSE(queue.push(made.request, t0));
   }
-  EXPECT_EQ(queue.retry_after().count(), 3);
+  ASSERT_TRUE(queue.predicted_wait(30));
+  EXPECT_EQ(std::chrono::duration_cast<std::chrono::milliseconds>(*queue.predicted_wait(30)).count(), 30);
+  EXPECT_EQ(queue.retry_after().count(), 1);
+}
+
+TEST(batch_queue, refuses_a_request_its_queue_cannot_reach_before_the_deadline) {
+  batch_queue queue(batching(1, 0us));
+  for (int i = 0; i < 50; ++i) {
+    auto made = make_request("r" + std::to_string(i), t0);
+    ASSERT_FALSE(queue.push(made.request, t0));
+  }
+  // 100 rows per second drain: 50 queued ahead means 500 ms of waiting.
+  for (int i = 0; i <= 10; ++i) queue.record_execution(1, 1, 1ms, t0 + i * 10ms);
+  auto hurried = make_request("hurried", t0);
+  hurried.request->deadline = t0 + 100ms;
+  auto refused = queue.push(hurried.request, t0);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->code, error_code::unavailable);
+  EXPECT_NE(refused->message.find("overloaded"), std::string::npos) << refused->message;
+  EXPECT_NE(refused->message.find("500 ms"), std::string::npos) << refused->message;
+  ASSERT_TRUE(refused->retry_after);
+  EXPECT_TRUE(hurried.request) << "a refused request stays with the caller";
+
+  auto patient = make_request("patient", t0);
+  patient.request->deadline = t0 + 1s;
+  EXPECT_FALSE(queue.push(patient.request, t0));
+}
+
+TEST(batch_queue, a_request_without_deadline_is_bounded_by_max_queue_wait) {
+  auto options = batching(1, 0us);
+  options.admission.max_queue_wait = 200ms;
+  batch_queue queue(options);
+  for (int i = 0; i < 30; ++i) {
+    auto made = make_request("r" + std::to_string(i), t0);
+    ASSERT_FALSE(queue.push(made.request, t0));
+  }
+  for (int i = 0; i <= 10; ++i) queue.record_execution(1, 1, 1ms, t0 + i * 10ms);
+  auto late = make_request("late", t0);
+  auto refused = queue.push(late.request, t0);
+  ASSERT_TRUE(refused) << "300 ms predicted against a 200 ms limit";
+  EXPECT_NE(refused->message.find("queue wait limit"), std::string::npos) << refused->message;
+}
+
+TEST(batch_queue, higher_priority_is_admitted_past_a_lower_levels_backlog) {
+  auto options = batching(1, 0us);
+  options.priority_levels = 2;
+  options.default_priority_level = 2;
+  batch_queue queue(options);
+  for (int i = 0; i < 50; ++i) {
+    auto made = make_request("low" + std::to_string(i), t0, 1, 4, 2);
+    ASSERT_FALSE(queue.push(made.request, t0));
+  }
+  for (int i = 0; i <= 10; ++i) queue.record_execution(1, 1, 1ms, t0 + i * 10ms);
+  auto high = make_request("high", t0, 1, 4, 1);
+  high.request->deadline = t0 + 100ms;
+  EXPECT_FALSE(queue.push(high.request, t0)) << "nothing queued ahead of it at level 1";
+  auto low = make_request("low", t0, 1, 4, 2);
+  low.request->deadline = t0 + 100ms;
+  EXPECT_TRUE(queue.push(low.request, t0));
+}
+
+TEST(batch_queue, the_whole_queue_has_a_bound_for_every_model) {
+  auto options = batching(0, 0us);  // a model that does not batch
+  options.admission.max_queue_size = 3;
+  batch_queue queue(options);
+  std::vector<testing::made_request> made;
+  for (int i = 0; i < 4; ++i) made.push_back(make_request("r" + std::to_string(i), t0));
+  for (int i = 0; i < 3; ++i) ASSERT_FALSE(queue.push(made[i].request, t0));
+  auto refused = queue.push(made[3].request, t0);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->code, error_code::unavailable);
+  EXPECT_NE(refused->message.find("queue is full (3 requests)"), std::string::npos) << refused->message;
+
+  batch_queue defaulted(batching(0, 0us));
+  EXPECT_EQ(defaulted.options().admission.max_queue_size, 0u) << "0: admission_options::default_max_queue_size";
 }
 
 TEST(batch_queue, expired_requests_are_answered_and_never_batched) {
@@ -236,21 +355,30 @@ TEST(batch_queue, cancelled_while_queued_is_dropped_before_it_runs) {
 
 TEST(batch_queue, dispatches_early_when_waiting_would_miss_a_deadline) {
   batch_queue queue(batching(8, 10000us));
-  // Batches of two have been taking 3 ms.
-  queue.record_execution(2, 2, 3ms, t0 - 1s);
-  auto a = make_request("a", t0);
-  auto b = make_request("b", t0);
-  b.request->deadline = t0 + 5ms;
-  ASSERT_FALSE(queue.push(a.request, t0));
-  ASSERT_FALSE(queue.push(b.request, t0));
-
-  auto waiting = queue.poll(t0, true);
-  EXPECT_TRUE(waiting.batch.empty());
-  ASSERT_TRUE(waiting.wake_at);
-  EXPECT_EQ(*waiting.wake_at, t0 + 2ms) << "latest start: deadline 5 ms minus 3 ms of execution";
-
-  auto due = queue.poll(t0 + 2ms, true);
-  EXPECT_EQ(due.batch.size(), 2u) << "dispatched 8 ms before max_queue_delay would have";
+  record_flat(queue, 3ms, t0 - 1s);
+  std::vector<testing::made_request> made;
+  made.push_back(make_request("a", t0));
+  made.push_back(make_request("b", t0));
+  made.back().request->deadline = t0 + 5ms;
+  ASSERT_FALSE(queue.push(made[0].request, t0));
+  ASSERT_FALSE(queue.push(made[1].request, t0));
+  // Rows of another shape keep arriving, so waiting keeps looking worth it;
+  // the latest start is the deadline minus 3 ms of execution.
+  for (int i = 1; i < 1000; ++i) {
+    const auto now = t0 + i * 10us;
+    made.push_back(make_request("o" + std::to_string(i), now, 1, 9));
+    ASSERT_FALSE(queue.push(made.back().request, now));
+    auto decision = queue.poll(now, true);
+    if (decision.batch.empty()) {
+      ASSERT_TRUE(decision.wake_at);
+      EXPECT_LE(*decision.wake_at, t0 + 2ms);
+      continue;
+    }
+    EXPECT_EQ(now, t0 + 2ms) << "dispatched 8 ms before max_queue_delay would have";
+    EXPECT_EQ(ids(decision.batch), (std::vector<std::string>{"a", "b"}));
+    return;
+  }
+  FAIL() << "never dispatched";
 }
 
 TEST(batch_queue, shapes_that_cannot_share_a_batch_are_batched_apart) {
