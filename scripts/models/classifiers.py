@@ -71,16 +71,16 @@ def train_classifier(model_class, data, hidden: int, epochs: int, lr: float):
     return model, accuracy
 
 
-def make_iris(repo: Path) -> str:
-    from sklearn.datasets import load_iris
+def with_label_file(config: str, output: str, filename: str) -> str:
+    """Adds label_filename to one output of a config_pbtxt() text (for the classification extension)."""
+    marker = f'    name: "{output}"\n'
+    if marker not in config:
+        raise ValueError(f"no output {output!r} in the config")
+    return config.replace(marker, marker + f'    label_filename: "{filename}"\n', 1)
 
-    model, accuracy = train_classifier(IrisClassifier, load_iris(), hidden=16, epochs=300, lr=0.01)
-    if accuracy < 0.9:
-        raise SystemExit(f"iris: held-out accuracy {accuracy:.3f} is below 0.9")
-    save_module(model, repo / "iris" / "1" / "model.pt")
-    write_text(repo / "iris" / "accuracy.txt", f"{accuracy:.4f}\n")
-    write_text(
-        repo / "iris" / "config.pbtxt",
+
+def iris_config() -> str:
+    return with_label_file(
         config_pbtxt(
             "iris",
             "torchscript",
@@ -89,7 +89,23 @@ def make_iris(repo: Path) -> str:
             [("probabilities", "TYPE_FP32", [3])],
             dynamic_batching={"max_queue_delay_microseconds": 500},
         ),
+        "probabilities",
+        "labels.txt",
     )
+
+
+def make_iris(repo: Path) -> str:
+    from sklearn.datasets import load_iris
+
+    data = load_iris()
+    model, accuracy = train_classifier(IrisClassifier, data, hidden=16, epochs=300, lr=0.01)
+    if accuracy < 0.9:
+        raise SystemExit(f"iris: held-out accuracy {accuracy:.3f} is below 0.9")
+    save_module(model, repo / "iris" / "1" / "model.pt")
+    write_text(repo / "iris" / "accuracy.txt", f"{accuracy:.4f}\n")
+    # Line i names class i, as the classification extension reads it.
+    write_text(repo / "iris" / "labels.txt", "".join(f"{name}\n" for name in data.target_names))
+    write_text(repo / "iris" / "config.pbtxt", iris_config())
     return f"held-out accuracy {accuracy:.4f}"
 
 
@@ -135,6 +151,6 @@ SOURCES = [Path(__file__), Path(common.__file__)]
 FILES = ["config.pbtxt", "1/model.pt", "accuracy.txt"]
 
 MODELS = [
-    DemoModel("iris", FILES, make_iris, SOURCES, data_set("load_iris")),
+    DemoModel("iris", FILES + ["labels.txt"], make_iris, SOURCES, data_set("load_iris")),
     DemoModel("digits", FILES, make_digits, SOURCES, data_set("load_digits")),
 ]

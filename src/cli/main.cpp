@@ -18,10 +18,11 @@
 #include <thread>
 
 #include "bench/bench_command.hpp"
+#include "ensemble/ensemble_loader.hpp"
 #include "frontends/auth_keys.hpp"
 #include "frontends/grpc/grpc_server.hpp"
-#include "frontends/http/descriptor_budget.hpp"
 #include "frontends/http/auth_handler.hpp"
+#include "frontends/http/descriptor_budget.hpp"
 #include "frontends/http/http_server.hpp"
 #include "frontends/http/kserve_handler.hpp"
 #include "frontends/http/metrics_handler.hpp"
@@ -120,6 +121,8 @@ int serve(const serve_options& options) {
     return 2;
   }
   // The kinds of model served, asked in this order: specific ones first.
+  models.add_loader("ensemble",
+                    std::make_unique<surge::ensemble::ensemble_loader>([&models] { return models.snapshot(); }));
   models.add_loader("remote", std::make_unique<surge::remote_model_loader>(remote.instance_factory()));
   models.add_loader("generation", std::make_unique<surge::generation_model_loader>(backend_directory));
   models.add_loader("tensor", std::make_unique<surge::tensor_model_loader>(backend_directory));

@@ -63,6 +63,7 @@ constexpr config_validation::section_validator section_validators[] = {
     config_validation::validate_default_model_filename,
     config_validation::validate_worker_pool,
     config_validation::validate_upstream,
+    config_validation::validate_ensemble,
 };
 
 config_validation::problem_list validate(const config::ModelConfig& config, std::string_view directory_name) {

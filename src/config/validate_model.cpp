@@ -12,8 +12,9 @@ void validate_name(problem_list& problems, const config::ModelConfig& config, st
 }
 
 void validate_backend(problem_list& problems, const config::ModelConfig& config) {
-  // An upstream API executes the model; nothing is loaded here.
-  if (!config.backend().empty() || config.has_upstream()) return;
+  // An upstream API executes the model; nothing is loaded here. An
+  // ensemble's steps are other models (validate_ensemble.cpp).
+  if (!config.backend().empty() || config.has_upstream() || config.platform() == "ensemble") return;
   if (config.platform().empty()) {
     problems.add("backend", "a backend (or platform \"pytorch_libtorch\") is required");
   } else {
@@ -27,14 +28,26 @@ void validate_max_batch_size(problem_list& problems, const config::ModelConfig& 
   }
 }
 
-// A path here could reach outside the version directory.
+namespace {
+
+bool is_plain_file_name(const std::string& filename) {
+  return filename.find('/') == std::string::npos && filename.find('\\') == std::string::npos && filename != "." &&
+         filename != ".." && !std::filesystem::path(filename).is_absolute();
+}
+
+}  // namespace
+
+// A path here could reach outside the version (or model) directory.
 void validate_default_model_filename(problem_list& problems, const config::ModelConfig& config) {
   const auto& filename = config.default_model_filename();
-  if (filename.empty()) return;
-  const std::filesystem::path path(filename);
-  if (filename.find('/') != std::string::npos || filename.find('\\') != std::string::npos || filename == "." ||
-      filename == ".." || path.is_absolute()) {
+  if (!filename.empty() && !is_plain_file_name(filename)) {
     problems.add("default_model_filename", in_quotes(filename) + " must be a file name, not a path");
+  }
+  for (const auto& output : config.output()) {
+    if (!output.label_filename().empty() && !is_plain_file_name(output.label_filename())) {
+      problems.add("output.label_filename", "output " + in_quotes(output.name()) + ": " +
+                                                in_quotes(output.label_filename()) + " must be a file name, not a path");
+    }
   }
 }
 

@@ -47,6 +47,7 @@ void validate_name(problem_list& problems, const config::ModelConfig& config, st
 void validate_backend(problem_list& problems, const config::ModelConfig& config);
 void validate_max_batch_size(problem_list& problems, const config::ModelConfig& config);
 void validate_default_model_filename(problem_list& problems, const config::ModelConfig& config);
+// Also each output's label_filename, which must name a file in the model directory.
 
 // validate_tensors.cpp
 void validate_inputs(problem_list& problems, const config::ModelConfig& config);
@@ -69,5 +70,9 @@ void validate_worker_pool(problem_list& problems, const config::ModelConfig& con
 
 // validate_upstream.cpp
 void validate_upstream(problem_list& problems, const config::ModelConfig& config);
+
+// validate_ensemble.cpp: platform "ensemble" and its steps' own fields (the
+// step models are checked when the ensemble loads).
+void validate_ensemble(problem_list& problems, const config::ModelConfig& config);
 
 }  // namespace surge::config_validation

@@ -26,6 +26,9 @@ struct inference_request {
   std::vector<tensor> inputs;
   // Empty: every output of the model.
   std::vector<std::string> requested_outputs;
+  // Requested outputs to answer as their top classes (Triton's
+  // classification extension): output name -> classes per batch row.
+  std::vector<std::pair<std::string, std::uint32_t>> classifications;
   // The request's own parameters that the server does not consume itself,
   // for the backend (KServe "parameters"; values as strings: "true"/"false",
   // decimal numbers).

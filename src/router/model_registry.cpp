@@ -4,6 +4,7 @@
 #include <cassert>
 #include <map>
 
+#include "model/output_labels.hpp"
 #include "router/load_order.hpp"
 #include "scheduler/io_thread.hpp"
 
@@ -99,6 +100,12 @@ std::shared_ptr<registered_model> model_registry::load_versions(const model_entr
   auto record = std::make_shared<registered_model>();
   record->name = entry.name;
   record->config = entry.config;
+  auto labels = read_output_labels(*entry.config, entry.directory);
+  if (auto* problem = std::get_if<error>(&labels)) {
+    failure = problem->message;
+    return record;
+  }
+  const auto shared_labels = std::make_shared<const output_labels>(std::get<output_labels>(std::move(labels)));
   for (const auto version : entry.versions) {
     auto made = loader.load(*entry.config, load_context{io_, metrics_, entry.directory, version, current()});
     if (auto* problem = std::get_if<error>(&made)) {
@@ -108,7 +115,9 @@ std::shared_ptr<registered_model> model_registry::load_versions(const model_entr
       record->versions.clear();
       return record;
     }
-    record->versions.emplace(version, std::get<std::shared_ptr<model_version>>(std::move(made)));
+    auto loaded = std::get<std::shared_ptr<model_version>>(std::move(made));
+    loaded->set_output_labels(shared_labels);
+    record->versions.emplace(version, std::move(loaded));
   }
   return record;
 }

@@ -3,6 +3,7 @@
 #include "backend_loader/backend_model.hpp"
 #include "config/model_config.hpp"
 #include "model/batcher_config.hpp"
+#include "model/classification.hpp"
 #include "model/request_checks.hpp"
 
 namespace surge {
@@ -116,6 +117,16 @@ void model_version::submit(request_ptr request) {
   if (auto invalid = validate_request(config_, *request)) {
     request->sink->finish(std::move(invalid));
     return;
+  }
+  if (!request->classifications.empty()) {
+    if (auto invalid = validate_classifications(config_, *request)) {
+      request->sink->finish(std::move(invalid));
+      return;
+    }
+    // The model answers its tensors; the client gets the classes.
+    request->sink = classifying_sink(std::move(request->sink), std::move(request->classifications),
+                                     config_.max_batch_size() > 0, labels_);
+    request->classifications.clear();
   }
   if (generative()) {
     scheduler_->schedule(std::move(request));

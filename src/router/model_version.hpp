@@ -12,6 +12,7 @@
 #include "core/inference_request.hpp"
 #include "metrics/generation_metrics.hpp"
 #include "metrics/model_metrics.hpp"
+#include "model/output_labels.hpp"
 #include "scheduler/model_scheduler.hpp"
 #include "scheduler/request_scheduler.hpp"
 
@@ -63,6 +64,9 @@ class model_version : public std::enable_shared_from_this<model_version> {
   // `backend`: kept loaded while the version is; null for remote models,
   // whose workers reshape inputs for their own backend.
   void start(std::shared_ptr<request_scheduler> scheduler, std::shared_ptr<backend_model> backend);
+  // The outputs' class labels (label_filename), for classifications. Set
+  // before the version is published.
+  void set_output_labels(std::shared_ptr<const output_labels> labels) { labels_ = std::move(labels); }
 
   // Stops admitting (ready() turns false, new requests are answered
   // not_ready); queued and running requests are answered normally, those
@@ -90,6 +94,7 @@ class model_version : public std::enable_shared_from_this<model_version> {
   // instances are gone.
   std::shared_ptr<backend_model> backend_;
   std::shared_ptr<request_scheduler> scheduler_;
+  std::shared_ptr<const output_labels> labels_;
   bool reshape_here_{false};
   std::uint32_t context_tokens_{0};
   std::atomic<bool> ready_{false};

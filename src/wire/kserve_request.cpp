@@ -72,8 +72,11 @@ std::optional<error> decode_requested_outputs(const json_value& outputs, decoded
         if (!binary->IsBool()) return invalid(label + ": binary_data must be a boolean");
         requested.binary = binary->GetBool();
       }
-      if (find_member(*parameters, "classification")) {
-        return invalid(label + ": the classification extension is not supported");
+      if (const auto* classes = find_member(*parameters, "classification")) {
+        if (!classes->IsUint() || classes->GetUint() == 0) {
+          return invalid(label + ": classification must be a positive integer (the number of classes)");
+        }
+        requested.classification = classes->GetUint();
       }
       if (find_member(*parameters, "shared_memory_region")) {
         return invalid(label + ": shared memory outputs are not supported");

@@ -28,6 +28,9 @@ struct requested_output {
   // Already resolved: the output's own "binary_data" parameter when given,
   // else the request's "binary_data_output".
   bool binary{false};
+  // parameters.classification: answer the top this many classes per row
+  // (Triton's classification extension); 0: the tensor itself.
+  std::uint32_t classification{0};
 };
 
 struct decoded_infer_request {

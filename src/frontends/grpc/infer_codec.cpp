@@ -401,8 +401,13 @@ std::optional<error> decode_outputs(const inference::ModelInferRequest& message,
     const auto& output = message.outputs(i);
     if (output.name().empty()) return invalid("outputs[" + std::to_string(i) + "] has no name");
     const std::string label = wire::quoted_label("output", output.name());
-    if (output.parameters().contains("classification")) {
-      return invalid(label + ": the classification extension is not supported");
+    if (const auto it = output.parameters().find("classification"); it != output.parameters().end()) {
+      // tritonclient sends class_count as an int64 parameter.
+      const auto count = unsigned_value(it->second);
+      if (!count || *count == 0 || *count > std::numeric_limits<std::uint32_t>::max()) {
+        return invalid(label + ": classification must be a positive integer (the number of classes)");
+      }
+      request.classifications.emplace_back(output.name(), static_cast<std::uint32_t>(*count));
     }
     if (output.parameters().contains("shared_memory_region")) {
       return invalid(label + ": shared memory outputs are not supported");

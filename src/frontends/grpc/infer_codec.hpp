@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -27,6 +28,8 @@ struct decoded_infer_request {
   // own. Views may be unaligned for their type.
   std::vector<tensor> inputs;
   std::vector<std::string> outputs;                  // empty: every output of the model
+  // Outputs with parameters["classification"] (Triton's extension): name -> classes per row.
+  std::vector<std::pair<std::string, std::uint32_t>> classifications;
   std::optional<std::uint32_t> priority;             // parameters.priority; 0: the model's default, 1: highest
   std::optional<std::chrono::microseconds> timeout;  // parameters.timeout
   // parameters.triton_enable_empty_final_response: on a stream, mark the

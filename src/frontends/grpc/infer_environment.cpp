@@ -12,6 +12,7 @@ request_ptr make_inference_request(decoded_infer_request decoded, const model_ve
   request->version = model.version();
   request->inputs = std::move(decoded.inputs);
   request->requested_outputs = std::move(decoded.outputs);
+  request->classifications = std::move(decoded.classifications);
   request->priority = decoded.priority.value_or(0);
   request->timeout = decoded.timeout;
   request->parameters = std::move(decoded.parameters);

@@ -70,7 +70,7 @@ grpc::ServerUnaryReactor* inference_service::ServerMetadata(grpc::CallbackServer
   if (auto* refused = refuse(context, auth::endpoint_group::inference)) return refused;
   response->set_name("surge");
   response->set_version(std::string(server_version));
-  for (const char* extension : {"statistics", "model_configuration", "model_repository"}) {
+  for (const char* extension : {"classification", "statistics", "model_configuration", "model_repository"}) {
     response->add_extensions(extension);
   }
   return finish(context);

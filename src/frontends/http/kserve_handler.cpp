@@ -213,7 +213,7 @@ asio::awaitable<handler_result> kserve_handler::handle(request_message& request,
   if (parts.size() == 1) {
     if (!is_get) co_return method_not_allowed(request, "GET, HEAD");
     co_return ok(std::string(R"({"name":"surge","version":")") + std::string(server_version) +
-                 R"(","extensions":["binary_tensor_data","statistics","model_configuration","model_repository"]})");
+                 R"(","extensions":["binary_tensor_data","classification","statistics","model_configuration","model_repository"]})");
   }
   // /v2/health/{live,ready}
   if (parts[1] == "health" && parts.size() == 3 && (parts[2] == "live" || parts[2] == "ready")) {
@@ -375,7 +375,10 @@ asio::awaitable<std::optional<response_message>> kserve_handler::infer(request_m
   inference->version = model->version();
   inference->inputs = std::move(parsed.inputs);
   inference->requested_outputs.reserve(parsed.outputs.size());
-  for (const auto& output : parsed.outputs) inference->requested_outputs.push_back(output.name);
+  for (const auto& output : parsed.outputs) {
+    inference->requested_outputs.push_back(output.name);
+    if (output.classification > 0) inference->classifications.emplace_back(output.name, output.classification);
+  }
   inference->priority = parsed.priority.value_or(0);
   inference->timeout = parsed.timeout;
   inference->parameters = std::move(parsed.parameters);

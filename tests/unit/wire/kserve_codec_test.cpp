@@ -702,8 +702,12 @@ TEST(KserveCodecErrors, DuplicatesParametersAndOutputs) {
             "output 'y': binary_data must be a boolean");
   EXPECT_EQ(decode_failure("{" + inputs + R"(,"outputs":[{"name":"y"},{"name":"y"}]})").message,
             "output 'y' is requested twice");
-  EXPECT_EQ(decode_failure("{" + inputs + R"(,"outputs":[{"name":"y","parameters":{"classification":3}}]})").message,
-            "output 'y': the classification extension is not supported");
+  EXPECT_EQ(decode_or_throw("{" + inputs + R"(,"outputs":[{"name":"y","parameters":{"classification":3}}]})")
+                .outputs.at(0)
+                .classification,
+            3u);
+  EXPECT_EQ(decode_failure("{" + inputs + R"(,"outputs":[{"name":"y","parameters":{"classification":0}}]})").message,
+            "output 'y': classification must be a positive integer (the number of classes)");
   EXPECT_EQ(decode_failure("{" + inputs + R"(,"outputs":[{"parameters":{}}]})").message, "outputs[0] has no \"name\"");
   EXPECT_EQ(decode_failure(R"({"inputs":[{"name":"x","datatype":"INT8","shape":[1],)"
                            R"("parameters":{"shared_memory_region":"r"}}]})")

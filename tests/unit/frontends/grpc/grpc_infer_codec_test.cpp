@@ -298,7 +298,13 @@ TEST(grpc_infer_codec, requested_outputs) {
   auto classification = make_message();
   (*classification->add_outputs()->mutable_parameters())["classification"].set_int64_param(3);
   classification->mutable_outputs(0)->set_name("P");
-  EXPECT_EQ(decode_failure(classification), "output 'P': the classification extension is not supported");
+  const auto classified = decode_or_throw(classification);
+  EXPECT_EQ(classified.outputs, (std::vector<std::string>{"P"}));
+  ASSERT_EQ(classified.classifications.size(), 1u);
+  EXPECT_EQ(classified.classifications[0], (std::pair<std::string, std::uint32_t>{"P", 3}));
+  (*classification->mutable_outputs(0)->mutable_parameters())["classification"].set_int64_param(0);
+  EXPECT_EQ(decode_failure(classification),
+            "output 'P': classification must be a positive integer (the number of classes)");
 
   auto unnamed = make_message();
   unnamed->add_outputs();
