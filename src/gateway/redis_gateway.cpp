@@ -16,6 +16,7 @@
 
 #include "config/worker_pool_defaults.hpp"
 #include "gateway/redis_pool_instance.hpp"
+#include "redis/transaction.hpp"
 #include "instance/batch_assembly.hpp"
 #include "streams/keys.hpp"
 #include "wire/kserve_request.hpp"
@@ -370,7 +371,17 @@ void redis_gateway::admit(const std::shared_ptr<model>& target, std::vector<requ
 asio::awaitable<void> redis_gateway::send_entries(std::shared_ptr<model> target, std::vector<redis::command> commands,
                                                   std::vector<std::uint64_t> ids) {
   auto self = shared_from_this();
-  auto replies = co_await commands_->exec_all(std::move(commands));
+  std::vector<redis::reply> replies;
+  if (commands.size() > 1) {
+    // As one transaction: a worker blocked on the stream is served after
+    // the last XADD, so it reads the whole batch in one XREADGROUP instead
+    // of its first entry alone.
+    const auto count = commands.size();
+    replies = redis::transaction_results(co_await commands_->exec_all(redis::as_transaction(std::move(commands))),
+                                         count);
+  } else {
+    replies = co_await commands_->exec_all(std::move(commands));
+  }
   for (std::size_t i = 0; i < ids.size(); ++i) {
     auto& r = replies[i];
     if (r.is_error()) {

@@ -212,6 +212,7 @@ asio::awaitable<void> stream_worker::run() {
       auto entries = co_await read_batch();
       if (!entries.empty()) co_await process(std::move(entries));
     }
+    leaving_ = true;
     auto gone = co_await commands_->exec(redis::command{"ZREM", workers_key_, settings_.name});
     if (gone.is_error()) std::cerr << "surge worker: " << settings_.name << ": leaving: " << gone.text() << std::endl;
   }
@@ -223,7 +224,9 @@ asio::awaitable<void> stream_worker::run() {
 
 asio::awaitable<void> stream_worker::heartbeat_loop() {
   auto self = shared_from_this();
-  while (!left_) {
+  // Checked before each ZADD: one sent after the ZREM of a worker leaving
+  // would add it back to the set (both go through commands_ in order).
+  while (!left_ && !leaving_) {
     redis::command beat{"ZADD", workers_key_};
     beat.arg(unix_ms_now()).arg(settings_.name);
     auto r = co_await commands_->exec(std::move(beat));
