@@ -18,6 +18,7 @@
 
 #include "bench/bench_command.hpp"
 #include "frontends/grpc/grpc_server.hpp"
+#include "frontends/http/descriptor_budget.hpp"
 #include "frontends/http/http_server.hpp"
 #include "frontends/http/kserve_handler.hpp"
 #include "frontends/http/metrics_handler.hpp"
@@ -50,6 +51,9 @@ struct serve_options {
   std::string backend_directory;
   std::size_t max_body_mib{64};
   unsigned idle_timeout_seconds{60};
+  std::size_t max_connections{10000};            // HTTP (inference port), lowered to fit the descriptor limit
+  std::size_t max_connections_per_client{4096};  // 0: no per-address limit
+  std::size_t metrics_max_connections{64};       // the metrics port's own, apart from the inference port's
   unsigned drain_timeout_seconds{30};
   std::string redis_url;  // empty: worker-pool models need local_workers
 };
@@ -61,6 +65,15 @@ std::filesystem::path default_backend_directory() {
 }
 
 int serve(const serve_options& options) {
+  // Before anything opens a descriptor: the HTTP limits are sized from it.
+  const auto descriptor_limit = surge::http::raise_descriptor_limit();
+  const auto descriptors =
+      surge::http::plan_descriptors(descriptor_limit, options.max_connections, options.metrics_max_connections);
+  if (descriptors.clamped) {
+    std::cerr << "surge: connection limits lowered to " << descriptors.http_connections << " (HTTP) and "
+              << descriptors.metrics_connections << " (metrics) to keep " << descriptors.reserved << " of "
+              << descriptor_limit << " file descriptors for gRPC and models" << std::endl;
+  }
   asio::io_context io(static_cast<int>(options.threads));
   auto work = asio::make_work_guard(io);
   surge::metrics::registry metrics;
@@ -114,16 +127,36 @@ int serve(const serve_options& options) {
   surge::http::server_limits limits;
   limits.body_limit_bytes = options.max_body_mib * 1024 * 1024;
   limits.idle_timeout = std::chrono::seconds(options.idle_timeout_seconds);
+  limits.connections.max_connections = descriptors.http_connections;
+  limits.connections.max_connections_per_client = options.max_connections_per_client;
+  auto metrics_limits = limits;
+  metrics_limits.connections.max_connections = descriptors.metrics_connections;
+  metrics_limits.connections.max_connections_per_client = 0;
   surge::http::kserve_handler kserve(models);
   surge::openai::openai_handler openai(models);
   surge::http::prefix_router routes(kserve);
   routes.add("/v1/", openai);
   surge::http::metrics_handler metrics_endpoint(metrics);
   surge::http::http_server http(io, routes, limits);
-  surge::http::http_server metrics_http(io, metrics_endpoint, limits);
+  surge::http::http_server metrics_http(io, metrics_endpoint, metrics_limits);
   surge::grpc_frontend::grpc_limits grpc_limits;
   grpc_limits.max_message_bytes = options.grpc_max_message_mib * 1024 * 1024;
+  grpc_limits.max_connection_idle = std::chrono::seconds(options.idle_timeout_seconds);
   surge::grpc_frontend::grpc_server grpc(io, models, grpc_limits);
+  // Connection counts are read where they live, when /metrics is rendered.
+  const auto connection_samples = [&](surge::metrics::sample_list& samples, auto value) {
+    samples.push_back({{{"listener", "inference"}}, static_cast<double>(value(http.connections()))});
+    samples.push_back({{{"listener", "metrics"}}, static_cast<double>(value(metrics_http.connections()))});
+  };
+  const auto open_connections = metrics.add_gauge_collector(
+      "surge_http_connections", "Open HTTP connections", [&](surge::metrics::sample_list& samples) {
+        connection_samples(samples, [](const auto& limiter) { return limiter.open_connections(); });
+      });
+  const auto evicted_connections = metrics.add_gauge_collector(
+      "surge_http_connections_evicted", "Idle HTTP connections closed to make room at the connection limit",
+      [&](surge::metrics::sample_list& samples) {
+        connection_samples(samples, [](const auto& limiter) { return limiter.evictions(); });
+      });
   std::uint16_t http_port = 0;
   std::uint16_t metrics_port = 0;
   std::uint16_t grpc_port = 0;
@@ -221,6 +254,20 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve_command->add_option("--idle-timeout", options.idle_timeout_seconds, "Seconds a keep-alive connection may idle")
       ->envname("SURGE_IDLE_TIMEOUT")
+      ->capture_default_str();
+  serve_command->add_option("--max-connections", options.max_connections,
+                            "Open HTTP connections on the inference port (at the limit the longest-idle one is closed)")
+      ->envname("SURGE_MAX_CONNECTIONS")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 24))
+      ->capture_default_str();
+  serve_command->add_option("--max-connections-per-client", options.max_connections_per_client,
+                            "Of those, open from one client address (0: no per-client limit)")
+      ->envname("SURGE_MAX_CONNECTIONS_PER_CLIENT")
+      ->capture_default_str();
+  serve_command->add_option("--metrics-max-connections", options.metrics_max_connections,
+                            "Open connections on the metrics port, apart from the inference port's")
+      ->envname("SURGE_METRICS_MAX_CONNECTIONS")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
       ->capture_default_str();
   serve_command->add_option("--drain-timeout", options.drain_timeout_seconds,
                             "Seconds to wait for requests in flight at shutdown")

@@ -5,6 +5,9 @@
 namespace surge::config_validation {
 
 void validate_dynamic_batching(problem_list& problems, const config::ModelConfig& config) {
+  if (config.has_dispatch() && !config.has_dynamic_batching()) {
+    problems.add("dispatch", "requires dynamic_batching");
+  }
   if (!config.has_dynamic_batching()) return;
   const auto& batching = config.dynamic_batching();
   if (config.max_batch_size() <= 0) {

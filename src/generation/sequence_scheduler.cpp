@@ -5,6 +5,7 @@
 #include <cstring>
 #include <random>
 
+#include "generation/incremental_detokenizer.hpp"
 #include "generation/sampler.hpp"
 #include "generation/text_emitter.hpp"
 #include "generation/text_tensors.hpp"
@@ -26,7 +27,7 @@ struct sequence_scheduler::sequence {
   std::uint32_t pending_tokens{0};  // generated but not yet sent (text held back)
   std::mt19937_64 rng;
   text_emitter emitter;
-  std::string anchor_text;  // decoded last prompt token, see decoded_text()
+  std::optional<incremental_detokenizer> text;  // from admission on
   clock::time_point last_token_at{};
 };
 
@@ -210,23 +211,14 @@ bool sequence_scheduler::emit(sequence& s, std::int32_t token, clock::time_point
     if (s.generated >= s.max_tokens || s.tokens.size() >= limits.max_context) finish_reason = "length";
   }
 
-  // Decode the generated tokens behind the prompt's last one, so a leading
-  // space the tokenizer attaches to a word is kept, then drop that token's text.
-  std::string text;
-  {
-    std::vector<std::int32_t> window;
-    window.reserve(1 + s.tokens.size() - s.prompt_tokens);
-    window.push_back(s.tokens[s.prompt_tokens - 1]);
-    window.insert(window.end(), s.tokens.begin() + static_cast<std::ptrdiff_t>(s.prompt_tokens), s.tokens.end());
-    auto decoded = model_->detokenize(window);
-    if (auto* failure = std::get_if<error>(&decoded)) {
-      failure->message = "detokenize: " + failure->message;
-      finish(s, std::move(*failure));
-      return true;
-    }
-    text = std::get<std::string>(std::move(decoded));
-    if (text.starts_with(s.anchor_text)) text.erase(0, s.anchor_text.size());
+  // Only the tokens since the last settled character are decoded, behind
+  // the prompt's last token at first, so the first word keeps its space.
+  if (auto failure = s.text->advance(*model_, s.tokens, finish_reason.has_value())) {
+    failure->message = "detokenize: " + failure->message;
+    finish(s, std::move(*failure));
+    return true;
   }
+  const auto text = s.text->text();
 
   auto piece = s.emitter.advance(text);
   if (piece.stopped) finish_reason = "stop";
@@ -387,8 +379,7 @@ void sequence_scheduler::run(std::size_t engine_index) {
                                     std::to_string(limits.max_context) + " tokens including the reply"));
           continue;
         }
-        auto anchor = model_->detokenize(std::span<const std::int32_t>(&s->tokens[s->prompt_tokens - 1], 1));
-        if (auto* text = std::get_if<std::string>(&anchor)) s->anchor_text = std::move(*text);
+        s->text.emplace(s->prompt_tokens - 1, s->prompt_tokens);
         generation_.prompt_tokens.increment(s->prompt_tokens);
         metrics_.queue_duration.observe(std::chrono::duration<double>(now - s->request->arrival).count());
         statistics_.queue.add(std::chrono::duration_cast<std::chrono::nanoseconds>(now - s->request->arrival));

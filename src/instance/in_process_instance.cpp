@@ -8,16 +8,21 @@
 namespace surge {
 
 in_process_instance::in_process_instance(std::string name, execute_function execute, model_metrics& metrics,
-                                         model_statistics& statistics)
-    : name_(std::move(name)),
-      execute_(std::move(execute)),
-      metrics_(metrics),
-      statistics_(statistics),
-      thread_([this] { run(); }) {}
+                                         model_statistics& statistics, threading mode)
+    : name_(std::move(name)), execute_(std::move(execute)), metrics_(metrics), statistics_(statistics), mode_(mode) {
+  if (mode_ == threading::own_thread) thread_ = std::thread([this] { run(); });
+}
 
 in_process_instance::~in_process_instance() { stop(); }
 
 void in_process_instance::execute(std::vector<request_ptr> batch, done_callback done) {
+  if (mode_ == threading::caller) {
+    // The scheduler hands out one batch per instance at a time, from its
+    // strand, so outcome_ is never shared.
+    const auto result = run_batch(batch);
+    done(result);
+    return;
+  }
   {
     std::lock_guard lock(mutex_);
     pending_.emplace(work{std::move(batch), std::move(done)});

@@ -16,15 +16,22 @@ namespace surge {
 // Runs batches on a thread of its own, where a blocking backend call is fine.
 // Completion is reported through the done callback, which the scheduler
 // posts back to its strand.
+//
+// A backend that declared SURGE_CAPABILITY_SHORT_EXECUTE (cheap, never
+// blocks) runs on the calling thread instead: the scheduler's strand, on an
+// I/O thread. That saves two thread wake-ups per batch (to the instance
+// thread and back), which cost more than such a backend's execute.
 class in_process_instance final : public instance {
  public:
+  enum class threading { own_thread, caller };
+
   // The backend call: the batch's requests in, one answer per request out
   // (backend_instance_handle::execute). It may take requests over (a
   // decoupled model answers their sinks itself), leaving their entries null.
   using execute_function = std::function<void(std::vector<request_ptr>& batch, batch_outcome& outcome)>;
 
   in_process_instance(std::string name, execute_function execute, model_metrics& metrics,
-                      model_statistics& statistics);
+                      model_statistics& statistics, threading mode = threading::own_thread);
   ~in_process_instance() override;
 
   void execute(std::vector<request_ptr> batch, done_callback done) override;
@@ -42,7 +49,8 @@ class in_process_instance final : public instance {
   execute_function execute_;
   model_metrics& metrics_;
   model_statistics& statistics_;
-  batch_outcome outcome_;  // used by the instance's thread only; reused to keep its capacity
+  const threading mode_;
+  batch_outcome outcome_;  // used by the one thread that runs batches; reused to keep its capacity
 
   std::mutex mutex_;
   std::condition_variable wake_;

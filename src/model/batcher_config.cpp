@@ -27,6 +27,7 @@ batcher_options batcher_options_from(const config::ModelConfig& config) {
     const auto& db = config.dynamic_batching();
     for (auto size : db.preferred_batch_size()) options.preferred_batch_sizes.push_back(static_cast<std::uint32_t>(size));
     options.max_queue_delay = std::chrono::microseconds(db.max_queue_delay_microseconds());
+    options.wait_for_max_queue_delay = config.dispatch().policy() == config::ModelDispatch::MAX_QUEUE_DELAY;
     if (db.priority_levels() > 0) {
       options.priority_levels = static_cast<std::uint32_t>(db.priority_levels());
       options.default_priority_level =

@@ -344,10 +344,14 @@ batch_queue::decision batch_queue::poll(clock::time_point now, bool instance_fre
     // expected gain of more rows decide whether to wait at all.
     auto due = oldest_arrival + options_.max_queue_delay;
     if (batch_deadline) due = std::min(due, *batch_deadline - execution_times_.estimate(rows));
-    const auto wait = due <= now ? std::nullopt
-                                 : worth_waiting({rows, target_rows_, arrivals_.rows_per_second(now),
-                                                  arrivals_.rows_per_arrival(), due, now},
-                                                 execution_times_);
+    std::optional<clock::duration> wait;
+    if (due > now && options_.wait_for_max_queue_delay) {
+      wait = due - now;
+    } else if (due > now) {
+      wait = worth_waiting(
+          {rows, target_rows_, arrivals_.rows_per_second(now), arrivals_.rows_per_arrival(), due, now},
+          execution_times_);
+    }
     if (!wait) {
       dispatch = true;
     } else {

@@ -50,6 +50,9 @@ struct batcher_options {
   std::vector<std::uint32_t> preferred_batch_sizes;
   // 0: dispatch whatever is queued as soon as an instance is free.
   std::chrono::microseconds max_queue_delay{0};
+  // true: a partial batch waits for max_queue_delay (Triton's rule); false:
+  // only as long as waiting is expected to pay (dispatch_policy.hpp).
+  bool wait_for_max_queue_delay{false};
   // Number of priority levels; level 1 is the highest. 1: one FIFO queue.
   std::uint32_t priority_levels{1};
   std::uint32_t default_priority_level{1};

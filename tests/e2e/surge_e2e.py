@@ -245,6 +245,7 @@ def identity_config(
     max_batch_size: int = 8,
     execute_delay_us: int = 0,
     max_queue_delay_us: int = 0,
+    wait_for_delay: bool = False,
     max_queue_size: int | None = None,
     priority_levels: int | None = None,
     default_priority_level: int | None = None,
@@ -274,6 +275,9 @@ def identity_config(
         "dynamic_batching { " + " ".join(batching) + " }",
         *(f'parameters {{ key: "{k}" value {{ string_value: "{v}" }} }}' for k, v in parameters.items()),
     ]
+    if wait_for_delay:
+        # Batches form by waiting out the delay, not only when waiting pays.
+        lines.append("dispatch { policy: MAX_QUEUE_DELAY }")
     if extra:
         lines.append(extra)
     return "\n".join(lines) + "\n"

@@ -52,7 +52,7 @@ def test_a_batch_with_one_invalid_row_answers_that_row_alone(surge_factory, tmp_
     model = "rows"
     repository = tmp_path / "models"
     write_model(repository, model, identity_config(model, max_batch_size=4, max_queue_delay_us=20_000_000,
-                                                   fail_on_value=POISON))
+                                                   wait_for_delay=True, fail_on_value=POISON))
     server = surge_factory(repository)
     rows = [[1.0, 2.0], [3.0, POISON], [5.0, 6.0], [7.0, 8.0]]
     answers = _burst(server, model, [json_infer_body([row]) for row in rows])

@@ -16,11 +16,19 @@ class Server;
 
 namespace surge::grpc_frontend {
 
+class grpc_acceptor;
 class inference_service;
 class request_gate;
 
 struct grpc_limits {
   std::size_t max_message_bytes{64 * 1024 * 1024};  // each received and each sent message
+  // A connection with no call open for this long is closed (GOAWAY), as HTTP
+  // closes an idle keep-alive connection: idle sockets cannot pile up.
+  std::chrono::milliseconds max_connection_idle{std::chrono::seconds(60)};
+  // A connection that has not finished its HTTP/2 preface by then is closed
+  // (gRPC's default is 120 s): sockets that never speak cannot pile up either.
+  std::chrono::milliseconds handshake_timeout{std::chrono::seconds(10)};
+  int max_concurrent_streams{1024};  // calls open at once on one connection
 };
 
 // The KServe v2 gRPC endpoint. gRPC runs its own threads for the transport
@@ -47,6 +55,7 @@ class grpc_server {
 
  private:
   grpc_limits limits_;
+  std::unique_ptr<grpc_acceptor> acceptor_;
   std::unique_ptr<request_gate> gate_;
   std::unique_ptr<inference_service> service_;
   std::unique_ptr<grpc::Server> server_;

@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -15,6 +16,8 @@
 
 #include <cerrno>
 
+#include "frontends/accept_backoff.hpp"
+#include "frontends/http/request_checks.hpp"
 #include "wire/kserve_request.hpp"
 #include "wire/kserve_response.hpp"
 
@@ -84,7 +87,10 @@ http_server::http_server(asio::io_context& io, request_handler& handler, server_
     : io_(io),
       handler_(handler),
       limits_(limits),
-      acceptor_(io),
+      limiter_(limits.connections),
+      accept_strand_(asio::make_strand(io)),
+      acceptor_(accept_strand_),
+      resume_(accept_strand_),
       gate_strand_(asio::make_strand(io)),
       drained_(gate_strand_, asio::steady_timer::time_point::max()) {}
 
@@ -97,13 +103,14 @@ std::uint16_t http_server::listen(const std::string& host, std::uint16_t port) {
   return acceptor_.local_endpoint().port();
 }
 
-void http_server::start() { asio::co_spawn(io_, accept_loop(), asio::detached); }
+void http_server::start() { asio::co_spawn(accept_strand_, accept_loop(), asio::detached); }
 
 void http_server::stop_accepting() {
   draining_.store(true);
-  asio::post(acceptor_.get_executor(), [this] {
+  asio::post(accept_strand_, [this] {
     boost::system::error_code ignored;
     acceptor_.close(ignored);
+    resume_.cancel();
   });
 }
 
@@ -136,6 +143,7 @@ struct http_server::connection {
 
   tcp::socket socket;
   asio::steady_timer timer;
+  connection_limiter::connection_id id{0};
   std::chrono::steady_clock::time_point deadline{std::chrono::steady_clock::time_point::max()};
   std::chrono::steady_clock::time_point armed_until{std::chrono::steady_clock::time_point::max()};
   bool closed{false};
@@ -155,16 +163,99 @@ asio::awaitable<void> http_server::watchdog(std::shared_ptr<connection> conn) {
   }
 }
 
+namespace {
+
+// Out of file descriptors or kernel memory: the pending connection stays in
+// the backlog, so retrying at once would spin.
+bool out_of_resources(const boost::system::error_code& ec) {
+  return ec == boost::system::errc::too_many_files_open || ec == boost::system::errc::too_many_files_open_in_system ||
+         ec == boost::system::errc::no_buffer_space || ec == boost::system::errc::not_enough_memory;
+}
+
+// A refused connection learns why in one best-effort write; it is closed
+// whatever happens, so the write never waits.
+void refuse(tcp::socket& socket) {
+  static constexpr std::string_view answer =
+      "HTTP/1.1 503 Service Unavailable\r\nServer: surge\r\nContent-Type: application/json\r\n"
+      "Retry-After: 1\r\nConnection: close\r\nContent-Length: 37\r\n\r\n"
+      "{\"error\":\"too many open connections\"}";
+  (void)::send(socket.native_handle(), answer.data(), answer.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  boost::system::error_code ignored;
+  socket.close(ignored);
+}
+
+}  // namespace
+
+asio::awaitable<void> http_server::pause_accepting(std::optional<std::chrono::milliseconds> backoff) {
+  // Waiting for a close still re-checks now and then, in case the wake-up
+  // raced the pause.
+  resume_.expires_after(backoff.value_or(std::chrono::seconds(1)));
+  co_await resume_.async_wait(as_tuple(use_awaitable));
+  paused_.store(false);
+}
+
+void http_server::connection_closed(connection_limiter::connection_id id) {
+  limiter_.release(id);
+  // Evicted connections were released when evicted; their fd still frees
+  // now, which an acceptor paused for descriptors waits for too.
+  if (paused_.load()) asio::post(accept_strand_, [this] { resume_.cancel(); });
+}
+
 asio::awaitable<void> http_server::accept_loop() {
+  accept_backoff backoff;
   for (;;) {
+    // paused_ is raised before the check so a close between the check and
+    // the wait still wakes us.
+    paused_.store(true);
+    if (!limiter_.can_accept()) {
+      co_await pause_accepting(std::nullopt);
+      if (!acceptor_.is_open()) co_return;
+      continue;
+    }
+    paused_.store(false);
     auto [ec, socket] = co_await acceptor_.async_accept(asio::make_strand(io_), as_tuple(use_awaitable));
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
-      continue;  // a failed accept (EMFILE, a reset) must not stop the server
+      if (out_of_resources(ec)) {
+        paused_.store(true);
+        co_await pause_accepting(backoff.next());
+        if (!acceptor_.is_open()) co_return;
+      }
+      continue;  // a reset before accept, or the backoff passed
     }
-    socket.set_option(tcp::no_delay(true));
+    backoff.reset();
+    boost::system::error_code endpoint_ec;
+    const auto peer = socket.remote_endpoint(endpoint_ec);
+    if (endpoint_ec) continue;  // gone already
+    socket.set_option(tcp::no_delay(true), endpoint_ec);
     auto executor = socket.get_executor();
     auto conn = std::make_shared<connection>(std::move(socket));
+    const auto client = peer.address().to_string();
+    const auto evict = [weak = std::weak_ptr<connection>(conn)] {
+      auto evicted = weak.lock();
+      if (!evicted) return;
+      asio::post(evicted->socket.get_executor(), [evicted] {
+        boost::system::error_code ignored;
+        evicted->socket.close(ignored);  // its session's read fails and it ends
+      });
+    };
+    auto admission = limiter_.admit(client, evict);
+    // Every connection busy (the accept was pending when the last one became
+    // so): hold this one until a connection closes or goes idle.
+    while (!admission.id && !admission.client_limit) {
+      paused_.store(true);
+      admission = limiter_.admit(client, evict);  // a close may have come before paused_ was raised
+      if (admission.id || admission.client_limit) break;
+      co_await pause_accepting(std::nullopt);
+      if (!acceptor_.is_open()) co_return;
+      admission = limiter_.admit(client, evict);
+    }
+    paused_.store(false);
+    if (!admission.id) {
+      refuse(conn->socket);
+      continue;
+    }
+    conn->id = *admission.id;
     asio::co_spawn(executor, watchdog(conn), asio::detached);
     asio::co_spawn(executor, session(std::move(conn)), asio::detached);
   }
@@ -180,10 +271,25 @@ asio::awaitable<void> http_server::session(std::shared_ptr<connection> conn) {
 
     // The idle timeout covers waiting for the first byte; once headers arrive
     // the whole request must come within io_timeout.
+    limiter_.mark_idle(conn->id);
+    if (paused_.load()) asio::post(accept_strand_, [this] { resume_.cancel(); });  // an idle one can make room
     conn->expires_after(limits_.idle_timeout);
     auto [read_ec, header_bytes] = co_await http::async_read_header(stream, buffer, parser, as_tuple(use_awaitable));
-    if (!read_ec && !parser.is_done()) {
+    if (!read_ec) {
+      if (!limiter_.mark_busy(conn->id)) break;  // evicted while its headers arrived
       conn->expires_after(limits_.io_timeout);
+      if (auto refusal = refuse_by_header(parser.get())) {
+        co_await http::async_write(stream, *refusal, as_tuple(use_awaitable));
+        break;
+      }
+    }
+    if (!read_ec && !parser.is_done()) {
+      if (expects_continue(parser.get())) {
+        // The body limit was checked against Content-Length with the headers.
+        static constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
+        auto [continue_ec, sent] = co_await asio::async_write(stream, asio::buffer(go_on), as_tuple(use_awaitable));
+        if (continue_ec) break;
+      }
       std::tie(read_ec, header_bytes) = co_await http::async_read(stream, buffer, parser, as_tuple(use_awaitable));
     }
     if (read_ec) {
@@ -237,6 +343,7 @@ asio::awaitable<void> http_server::session(std::shared_ptr<connection> conn) {
   stream.shutdown(tcp::socket::shutdown_send, ignored);
   conn->closed = true;
   conn->timer.cancel();
+  connection_closed(conn->id);
 }
 
 }  // namespace surge::http

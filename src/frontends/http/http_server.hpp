@@ -16,6 +16,7 @@
 #include <string>
 
 #include "core/status.hpp"
+#include "frontends/http/connection_limiter.hpp"
 
 namespace surge::http {
 
@@ -31,6 +32,7 @@ struct server_limits {
   std::size_t body_limit_bytes{64 * 1024 * 1024};
   std::chrono::seconds idle_timeout{60};   // a keep-alive connection with no request closes after this
   std::chrono::seconds io_timeout{30};     // reading one request or writing one response
+  connection_limits connections;           // open connections; see connection_limiter
 };
 
 // A handler's answer: a response for the server to write; nothing, because
@@ -64,6 +66,9 @@ class request_handler {
 // HTTP/1.1 with keep-alive: one coroutine per connection, each on its own
 // strand of the shared io_context. Tracks requests in flight so shutdown can
 // stop accepting, let them finish, and only then stop the I/O threads.
+// Open connections are bounded (server_limits::connections): at the limit the
+// longest-idle connection makes room; when none is idle, or file descriptors
+// run out, the acceptor pauses until a connection closes or a backoff passes.
 class http_server {
  public:
   http_server(asio::io_context& io, request_handler& handler, server_limits limits);
@@ -74,11 +79,16 @@ class http_server {
 
   // Stops accepting; new requests on open connections get 503 and a close.
   void stop_accepting();
+
+  const connection_limiter& connections() const { return limiter_; }
   // Completes when no request is in flight (after stop_accepting()).
   asio::awaitable<void> wait_drained();
 
  private:
   asio::awaitable<void> accept_loop();
+  // Waits for a connection to close, or for `backoff` when given.
+  asio::awaitable<void> pause_accepting(std::optional<std::chrono::milliseconds> backoff);
+  void connection_closed(connection_limiter::connection_id id);
   struct connection;
   asio::awaitable<void> session(std::shared_ptr<connection> conn);
   static asio::awaitable<void> watchdog(std::shared_ptr<connection> conn);
@@ -87,7 +97,11 @@ class http_server {
   asio::io_context& io_;
   request_handler& handler_;
   server_limits limits_;
-  asio::ip::tcp::acceptor acceptor_;
+  connection_limiter limiter_;
+  asio::strand<asio::io_context::executor_type> accept_strand_;
+  asio::ip::tcp::acceptor acceptor_;   // on accept_strand_
+  asio::steady_timer resume_;          // on accept_strand_; cancelled to resume a paused acceptor
+  std::atomic<bool> paused_{false};
   std::atomic<bool> draining_{false};
   std::atomic<std::int64_t> inflight_{0};
   asio::strand<asio::io_context::executor_type> gate_strand_;

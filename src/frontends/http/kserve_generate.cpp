@@ -1,5 +1,7 @@
 #include "frontends/http/kserve_generate.hpp"
 
+#include "frontends/http/request_checks.hpp"
+
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -52,7 +54,7 @@ asio::awaitable<handler_result> kserve_generate(request_message& request, connec
     return failure(make_error(error_code::invalid_argument, std::move(message)), version);
   };
   if (request.method() != beast_http::verb::post) {
-    co_return error_response(beast_http::status::method_not_allowed, "generate takes POST", version, true);
+    co_return method_not_allowed(request, "POST");
   }
   if (!model->generative()) co_return bad("model '" + model->name() + "' does not generate text");
 

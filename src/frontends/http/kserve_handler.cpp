@@ -1,4 +1,5 @@
 #include "frontends/http/kserve_handler.hpp"
+#include "frontends/http/request_checks.hpp"
 
 #include <google/protobuf/util/json_util.h>
 #include <rapidjson/stringbuffer.h>
@@ -207,12 +208,13 @@ asio::awaitable<handler_result> kserve_handler::handle(request_message& request,
 
   // /v2
   if (parts.size() == 1) {
-    if (!is_get) co_return fail(http::status::method_not_allowed, "use GET");
+    if (!is_get) co_return method_not_allowed(request, "GET, HEAD");
     co_return ok(std::string(R"({"name":"surge","version":")") + std::string(server_version) +
                  R"(","extensions":["binary_tensor_data","statistics","model_configuration","model_repository"]})");
   }
   // /v2/health/{live,ready}
-  if (parts[1] == "health" && parts.size() == 3) {
+  if (parts[1] == "health" && parts.size() == 3 && (parts[2] == "live" || parts[2] == "ready")) {
+    if (!is_get) co_return method_not_allowed(request, "GET, HEAD");
     if (parts[2] == "live") co_return ok(R"({"live":true})");
     if (parts[2] == "ready") {
       if (ready_.load()) co_return ok(R"({"ready":true})");
@@ -294,7 +296,7 @@ asio::awaitable<handler_result> kserve_handler::handle(request_message& request,
                    "model '" + std::string(model_name) + "' is not available: " + state->error);
   }
   if (action.empty()) {
-    if (!is_get) co_return fail(http::status::method_not_allowed, "use GET");
+    if (!is_get) co_return method_not_allowed(request, "GET, HEAD");
     co_return ok(model_metadata_json(*state));
   }
   if (action == "config") {
@@ -324,7 +326,7 @@ asio::awaitable<handler_result> kserve_handler::handle(request_message& request,
     co_return co_await kserve_generate(request, stream, std::move(model), action == "generate_stream");
   }
   if (action == "infer") {
-    if (method != http::verb::post) co_return fail(http::status::method_not_allowed, "infer takes POST");
+    if (method != http::verb::post) co_return method_not_allowed(request, "POST");
     if (model->config().model_transaction_policy().decoupled()) {
       co_return fail(http::status::bad_request,
                      "model '" + std::string(model_name) +

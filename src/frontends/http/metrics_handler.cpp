@@ -1,5 +1,7 @@
 #include "frontends/http/metrics_handler.hpp"
 
+#include "frontends/http/request_checks.hpp"
+
 namespace surge::http {
 
 asio::awaitable<handler_result> metrics_handler::handle(request_message& request,
@@ -8,6 +10,9 @@ asio::awaitable<handler_result> metrics_handler::handle(request_message& request
   const auto target = request.target();
   if (target != "/metrics" && !target.starts_with("/metrics?")) {
     co_return error_response(http::status::not_found, "metrics are served at /metrics", request.version(), true);
+  }
+  if (request.method() != http::verb::get && request.method() != http::verb::head) {
+    co_return method_not_allowed(request, "GET, HEAD");
   }
   response_message response{http::status::ok, request.version()};
   response.set(http::field::server, "surge");

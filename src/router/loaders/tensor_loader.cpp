@@ -17,6 +17,8 @@ std::variant<std::shared_ptr<model_version>, error> tensor_model_loader::load(co
   auto loaded = std::make_shared<model_version>(config, context.version, context.metrics);
   std::vector<std::unique_ptr<instance>> instances;
   const auto count = instance_count(config);
+  const auto threading =
+      backend->short_execute() ? in_process_instance::threading::caller : in_process_instance::threading::own_thread;
   for (std::uint32_t i = 0; i < count; ++i) {
     auto handle = backend_instance_handle::create(backend, i);
     if (auto* failure = std::get_if<error>(&handle)) {
@@ -27,7 +29,7 @@ std::variant<std::shared_ptr<model_version>, error> tensor_model_loader::load(co
     instances.push_back(std::make_unique<in_process_instance>(
         config.name() + "_" + std::to_string(i),
         [shared](std::vector<request_ptr>& batch, batch_outcome& outcome) { shared->execute(batch, outcome); },
-        loaded->metrics(), loaded->statistics()));
+        loaded->metrics(), loaded->statistics(), threading));
   }
   auto scheduler = std::make_shared<model_scheduler>(context.io, loaded->options(), std::move(instances),
                                                      loaded->metrics(), loaded->statistics());

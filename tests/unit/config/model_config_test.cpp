@@ -75,6 +75,7 @@ dynamic_batching {
 parameters { key: "threads" value { string_value: "4" } }
 default_model_filename: "model.pt"
 admission { max_queue_size: 512 max_queue_wait_microseconds: 250000 }
+dispatch { policy: MAX_QUEUE_DELAY }
 )pb";
 
 TEST(ModelConfigParse, FullConfigRoundTrips) {
@@ -130,6 +131,7 @@ TEST(ModelConfigParse, FullConfigRoundTrips) {
   EXPECT_EQ(config.default_model_filename(), "model.pt");
   EXPECT_EQ(config.admission().max_queue_size(), 512u);
   EXPECT_EQ(config.admission().max_queue_wait_microseconds(), 250000u);
+  EXPECT_EQ(config.dispatch().policy(), config::ModelDispatch::MAX_QUEUE_DELAY);
 
   // Printed back and parsed again, nothing is lost or changed.
   std::string printed;
@@ -402,6 +404,8 @@ INSTANTIATE_TEST_SUITE_P(
                          "priority_queue_policy { key: 3 value { max_queue_size: 1 } } }\n" +
                          io,
                      "dynamic_batching.priority_queue_policy: level 3 is outside 1..priority_levels (2)"},
+        invalid_case{"dispatch_without_dynamic_batching", backend_line + "dispatch { policy: MAX_QUEUE_DELAY }\n" + io,
+                     "dispatch: requires dynamic_batching"},
         invalid_case{"admission_with_generation",
                      backend_line + "model_transaction_policy { decoupled: true }\ngeneration { }\n" +
                          "admission { max_queue_size: 4 }\n" + io,

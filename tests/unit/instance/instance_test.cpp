@@ -92,6 +92,30 @@ TEST(in_process_instance, answers_each_request_of_a_batch_with_its_own_outcome) 
   EXPECT_EQ(m.statistics.inference_count.load(), 4u);
 }
 
+TEST(in_process_instance, a_short_execute_backend_runs_on_the_calling_thread_and_is_done_on_return) {
+  fixture_metrics m;
+  std::thread::id ran_on;
+  in_process_instance inst(
+      "inline",
+      [&](std::vector<request_ptr>& batch, batch_outcome& outcome) {
+        ran_on = std::this_thread::get_id();
+        sized(batch, outcome);
+        echo_each(batch, outcome);
+      },
+      m.metrics, m.statistics, in_process_instance::threading::caller);
+  auto a = make_request("a", clock::now(), 1);
+  std::vector<request_ptr> batch;
+  batch.push_back(std::move(a.request));
+  std::optional<instance::completion> done;
+  inst.execute(std::move(batch), [&](instance::completion c) { done = c; });
+  ASSERT_TRUE(done) << "done before execute returned";
+  EXPECT_EQ(done->batch_rows, 1u);
+  EXPECT_EQ(ran_on, std::this_thread::get_id());
+  EXPECT_EQ(a.sink->finish_count, 1);
+  EXPECT_FALSE(a.sink->failure);
+  inst.stop();
+}
+
 TEST(in_process_instance, a_failing_batch_answers_every_request_with_the_error) {
   fixture_metrics m;
   in_process_instance inst(

@@ -74,6 +74,21 @@ TEST(batch_queue, waits_while_rows_arrive_close_together_never_past_max_queue_de
   FAIL() << "never dispatched";
 }
 
+TEST(batch_queue, max_queue_delay_dispatch_holds_a_partial_batch_for_the_whole_delay) {
+  auto options = batching(8, 1000us);
+  options.wait_for_max_queue_delay = true;
+  batch_queue queue(options);
+  for (int i = 0; i < 3; ++i) {
+    auto made = make_request("r" + std::to_string(i), t0);
+    ASSERT_FALSE(queue.push(made.request, t0));
+  }
+  auto early = queue.poll(t0 + 500us, true);
+  EXPECT_TRUE(early.batch.empty());
+  ASSERT_TRUE(early.wake_at);
+  EXPECT_EQ(*early.wake_at, t0 + 1000us);
+  EXPECT_EQ(ids(queue.poll(t0 + 1000us, true).batch), (std::vector<std::string>{"r0", "r1", "r2"}));
+}
+
 TEST(batch_queue, full_batch_dispatches_without_waiting) {
   batch_queue queue(batching(4, 10000us));
   record_flat(queue, 3ms, t0 - 1s);
