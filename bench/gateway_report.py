@@ -18,6 +18,10 @@ def main() -> None:
     parser.add_argument("--xadd-rps", type=float, required=True)
     parser.add_argument("--xadd-command", default="")
     parser.add_argument("--workers", type=int, required=True)
+    parser.add_argument("--redis-commands", type=int, default=0,
+                        help="commands Redis executed during the gateway run (INFO commandstats)")
+    parser.add_argument("--redis-reads", type=int, default=0,
+                        help="socket reads Redis processed during the gateway run (total_reads_processed)")
     parser.add_argument("runs", nargs="+", help="NAME=path to a surge bench --json document")
     args = parser.parse_args()
 
@@ -27,7 +31,8 @@ def main() -> None:
         runs[name] = json.loads(Path(path).read_text())
     pool, local = runs["pool_identity"], runs["local_identity"]
     Path(args.json).write_text(
-        json.dumps({"xadd_rps": args.xadd_rps, "workers": args.workers, "runs": runs}, indent=2) + "\n")
+        json.dumps({"xadd_rps": args.xadd_rps, "workers": args.workers, "redis_commands": args.redis_commands,
+                    "redis_reads": args.redis_reads, "runs": runs}, indent=2) + "\n")
 
     machine = pool["machine"]
     local_levels = {level["concurrency"]: level for level in local["levels"]}
@@ -63,6 +68,13 @@ def main() -> None:
             f"| {level['errors']['total']} |"
         )
     lines.append("")
+    answered = sum(level.get("requests", 0) for level in pool["levels"])
+    if args.redis_commands and answered:
+        lines += [
+            f"Redis over the gateway run (warm-up included): {args.redis_commands / answered:.2f} commands and "
+            f"{args.redis_reads / answered:.2f} socket reads (about one per client round trip) per request answered.",
+            "",
+        ]
     Path(args.markdown).write_text("\n".join(lines))
 
 

@@ -116,10 +116,17 @@ run() {
   "${cmd[@]}" >"$work/$name.json"
   runs+=("$name=$work/$name.json")
 }
+# Redis's own counters over the gateway run: commands executed and socket
+# reads (about one per round trip a client makes) per request answered.
+redis-cli -p "$redis_port" config resetstat >/dev/null
 run pool_identity --model pool_identity --binary --shape "INPUT0=$elements" --concurrency "$concurrency"
+redis_info() { redis-cli -p "$redis_port" info "$1" | tr -d '\r'; }
+redis_commands=$(redis_info commandstats | sed -n 's/^cmdstat_[a-z|]*:calls=\([0-9]*\).*/\1/p' | awk '{ n += $1 } END { print n + 0 }')
+redis_reads=$(redis_info stats | sed -n 's/^total_reads_processed:\([0-9]*\)/\1/p')
 run local_identity --model local_identity --binary --shape "INPUT0=$elements" --concurrency "$concurrency"
 
 /usr/bin/python3 bench/gateway_report.py --serve-command "${surge_command[*]}" --workers "$workers" \
   --xadd-rps "${xadd_rps:-0}" --xadd-command "redis-benchmark -q -n $xadd_requests XADD bench '*' f v" \
+  --redis-commands "${redis_commands:-0}" --redis-reads "${redis_reads:-0}" \
   --json "$results/gateway.json" --markdown "$results/gateway_section.md" "${runs[@]}"
 cat "$results/gateway_section.md"

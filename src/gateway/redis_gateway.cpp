@@ -16,6 +16,7 @@
 
 #include "config/worker_pool_defaults.hpp"
 #include "gateway/redis_pool_instance.hpp"
+#include "redis/transaction.hpp"
 #include "instance/batch_assembly.hpp"
 #include "streams/keys.hpp"
 #include "wire/kserve_request.hpp"
@@ -35,6 +36,8 @@ using asio::use_awaitable;
 constexpr std::uint32_t batches_per_instance = 8;
 // Replies taken from the reply stream per XREAD.
 constexpr int replies_per_read = 512;
+// The reply stream is trimmed of what was read at most this often.
+constexpr std::chrono::milliseconds trim_interval{50};
 // A measured worker count younger than this is trusted when refusing a
 // request; an older one is measured again first.
 constexpr std::chrono::milliseconds fresh_worker_count{20};
@@ -306,9 +309,9 @@ void redis_gateway::admit(const std::shared_ptr<model>& target, std::vector<requ
     }
   }
 
-  std::vector<redis::command> commands;
+  std::vector<streams::request_entry> entries;
   std::vector<std::uint64_t> ids;
-  commands.reserve(batch.size());
+  entries.reserve(batch.size());
   ids.reserve(batch.size());
   const auto unix_now = unix_ms_now();
   for (auto& request : batch) {
@@ -345,11 +348,21 @@ void redis_gateway::admit(const std::shared_ptr<model>& target, std::vector<requ
     const auto deadline = request->deadline;
     const auto id = pending_.add(target->name, deadline, pending_request{std::move(request), tracker, target});
     entry.id = std::to_string(id);
-    commands.push_back(streams::request_xadd(target->requests_key, entry));
+    entries.push_back(std::move(entry));
     ids.push_back(id);
   }
   target->outstanding_gauge.set(static_cast<std::int64_t>(pending_.outstanding(target->name)));
-  if (!commands.empty()) {
+  if (!entries.empty()) {
+    // The scheduler has batched these already: tagged as one batch, a worker
+    // runs them together without waiting max_queue_delay a second time.
+    const auto batch_token = std::to_string(++batches_sent_);
+    std::vector<redis::command> commands;
+    commands.reserve(entries.size());
+    for (auto& entry : entries) {
+      entry.batch = batch_token;
+      entry.batch_size = static_cast<std::uint32_t>(entries.size());
+      commands.push_back(streams::request_xadd(target->requests_key, entry));
+    }
     arm_deadline_timer();
     spawn(send_entries(target, std::move(commands), std::move(ids)));
   }
@@ -358,7 +371,17 @@ void redis_gateway::admit(const std::shared_ptr<model>& target, std::vector<requ
 asio::awaitable<void> redis_gateway::send_entries(std::shared_ptr<model> target, std::vector<redis::command> commands,
                                                   std::vector<std::uint64_t> ids) {
   auto self = shared_from_this();
-  auto replies = co_await commands_->exec_all(std::move(commands));
+  std::vector<redis::reply> replies;
+  if (commands.size() > 1) {
+    // As one transaction: a worker blocked on the stream is served after
+    // the last XADD, so it reads the whole batch in one XREADGROUP instead
+    // of its first entry alone.
+    const auto count = commands.size();
+    replies = redis::transaction_results(co_await commands_->exec_all(redis::as_transaction(std::move(commands))),
+                                         count);
+  } else {
+    replies = co_await commands_->exec_all(std::move(commands));
+  }
   for (std::size_t i = 0; i < ids.size(); ++i) {
     auto& r = replies[i];
     if (r.is_error()) {
@@ -378,6 +401,7 @@ asio::awaitable<void> redis_gateway::send_entries(std::shared_ptr<model> target,
 asio::awaitable<void> redis_gateway::read_replies() {
   auto self = shared_from_this();
   std::string last_id = "0-0";
+  auto last_trim = clock::time_point{};
   asio::steady_timer pause(strand_);
   while (!stopped_) {
     redis::command read{"XREAD", "COUNT"};
@@ -398,8 +422,13 @@ asio::awaitable<void> redis_gateway::read_replies() {
     if (entries.empty()) continue;
     last_id = entries.back().id;
     for (auto& entry : entries) handle_reply(std::move(entry));
-    // Read replies are of no further use; keep the stream short.
-    commands_->async_exec(redis::command{"XTRIM", replies_key_, "MINID", "~", last_id}, asio::detached);
+    // Read replies are of no further use; keep the stream short. Not after
+    // every read: under load that is one more command per reply batch, and
+    // the workers' MAXLEN ~ caps the stream meanwhile.
+    if (const auto now = clock::now(); now - last_trim >= trim_interval) {
+      last_trim = now;
+      commands_->async_exec(redis::command{"XTRIM", replies_key_, "MINID", "~", last_id}, asio::detached);
+    }
   }
 }
 

@@ -120,6 +120,7 @@ class redis_gateway : public std::enable_shared_from_this<redis_gateway> {
   std::vector<std::shared_ptr<model>> models_;
   pending_table<pending_request> pending_;
   std::optional<clock::time_point> timer_at_;
+  std::uint64_t batches_sent_{0};  // the last batch token written
   bool stopped_{false};
   bool started_{false};
   std::size_t running_{0};                // coroutines not finished

@@ -130,19 +130,31 @@ void connection::fail_waiting(const std::string& message) {
 
 void connection::submit(command cmd, handler_type handler) {
   asio::post(strand_, [self = shared_from_this(), cmd = std::move(cmd), handler = std::move(handler)]() mutable {
-    if (self->stopped_) {
-      complete(std::move(handler),
-               reply::transport_error("redis connection to " + self->where_.display() + " was closed"));
-      return;
-    }
-    if (!self->connected()) {
-      self->waiting_.push_back({std::move(cmd), std::move(handler)});
-      return;
-    }
-    cmd.encode_to(self->out_);
-    self->inflight_.push_back(std::move(handler));
+    self->enqueue(std::move(cmd), std::move(handler));
     self->kick_writer();
   });
+}
+
+void connection::submit_all(std::vector<command> cmds, std::vector<handler_type> handlers) {
+  // One post for the lot: the commands are encoded back to back before the
+  // writer runs, so they leave in one write instead of the first alone.
+  asio::post(strand_, [self = shared_from_this(), cmds = std::move(cmds), handlers = std::move(handlers)]() mutable {
+    for (std::size_t i = 0; i < cmds.size(); ++i) self->enqueue(std::move(cmds[i]), std::move(handlers[i]));
+    self->kick_writer();
+  });
+}
+
+void connection::enqueue(command cmd, handler_type handler) {
+  if (stopped_) {
+    complete(std::move(handler), reply::transport_error("redis connection to " + where_.display() + " was closed"));
+    return;
+  }
+  if (!connected()) {
+    waiting_.push_back({std::move(cmd), std::move(handler)});
+    return;
+  }
+  cmd.encode_to(out_);
+  inflight_.push_back(std::move(handler));
 }
 
 asio::awaitable<reply> connection::exec(command cmd) { co_return co_await async_exec(std::move(cmd), use_awaitable); }
@@ -156,15 +168,16 @@ asio::awaitable<std::vector<reply>> connection::exec_all(std::vector<command> co
       invoke_on_its_executor(std::move(state->handler), std::vector<reply>{});
       return;
     }
+    std::vector<handler_type> handlers;
+    handlers.reserve(cmds.size());
     for (std::size_t i = 0; i < cmds.size(); ++i) {
       // Bound to the strand so the replies are collected without a lock.
-      self->submit(std::move(cmds[i]), handler_type(asio::bind_executor(self->strand_, [state, i](reply r) {
-                     state->replies[i] = std::move(r);
-                     if (--state->remaining == 0) {
-                       invoke_on_its_executor(std::move(state->handler), std::move(state->replies));
-                     }
-                   })));
+      handlers.emplace_back(asio::bind_executor(self->strand_, [state, i](reply r) {
+        state->replies[i] = std::move(r);
+        if (--state->remaining == 0) invoke_on_its_executor(std::move(state->handler), std::move(state->replies));
+      }));
     }
+    self->submit_all(std::move(cmds), std::move(handlers));
   };
   co_return co_await asio::async_initiate<decltype(use_awaitable), void(std::vector<reply>)>(
       std::move(initiation), use_awaitable, std::move(commands));

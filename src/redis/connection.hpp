@@ -83,7 +83,8 @@ class connection : public std::enable_shared_from_this<connection> {
   }
 
   asio::awaitable<reply> exec(command cmd);
-  // Writes the commands together; the replies come back in the same order.
+  // Writes the commands together, in one write while connected; the
+  // replies come back in the same order.
   asio::awaitable<std::vector<reply>> exec_all(std::vector<command> commands);
 
   bool connected() const { return connected_.load(std::memory_order_acquire); }
@@ -102,6 +103,10 @@ class connection : public std::enable_shared_from_this<connection> {
   connection(asio::any_io_executor io, endpoint where, connection_options options);
 
   void submit(command cmd, handler_type handler);
+  void submit_all(std::vector<command> cmds, std::vector<handler_type> handlers);
+  // strand_ only: queues one command for the next write (or for the
+  // reconnect), or fails it after stop().
+  void enqueue(command cmd, handler_type handler);
   void kick_writer();
   void fail_all(std::deque<handler_type>& handlers, const std::string& message);
   void fail_waiting(const std::string& message);

@@ -3,6 +3,7 @@
 #include "core/client_text.hpp"
 
 #include <charconv>
+#include <map>
 
 namespace surge::streams {
 
@@ -72,8 +73,36 @@ redis::command request_xadd(std::string_view stream, const request_entry& entry)
   if (entry.priority != 0) c.arg("priority").arg(static_cast<std::uint64_t>(entry.priority));
   if (!entry.traceparent.empty()) c.arg("traceparent").arg(entry.traceparent);
   if (entry.header_length) c.arg("header_length").arg(static_cast<std::uint64_t>(*entry.header_length));
+  if (!entry.batch.empty()) {
+    c.arg("batch").arg(entry.batch).arg("batch_size").arg(static_cast<std::uint64_t>(entry.batch_size));
+  }
   c.arg("body").arg(entry.body ? std::string_view(*entry.body) : std::string_view{});
   return c;
+}
+
+std::optional<batch_tag> batch_tag_of(const stream_entry& entry) {
+  const auto* batch = entry.find("batch");
+  const auto* size = entry.find("batch_size");
+  const auto* reply_to = entry.find("reply_to");
+  if (!batch || !size || !reply_to || batch->empty()) return std::nullopt;
+  auto count = parse_number<std::uint32_t>(*size);
+  if (!count || *count == 0) return std::nullopt;
+  return batch_tag{*reply_to + '\n' + *batch, *count};
+}
+
+bool whole_batches(const std::vector<stream_entry>& entries) {
+  std::map<std::string, std::pair<std::uint32_t, std::uint32_t>> seen;  // key -> (size, entries here)
+  for (const auto& entry : entries) {
+    auto tag = batch_tag_of(entry);
+    if (!tag) return false;
+    auto& [size, here] = seen[tag->key];
+    size = tag->size;
+    ++here;
+  }
+  for (const auto& [key, counts] : seen) {
+    if (counts.second < counts.first) return false;
+  }
+  return true;
 }
 
 std::optional<error> parse_request_entry(stream_entry entry, request_entry& partial) {
@@ -105,6 +134,11 @@ std::optional<error> parse_request_entry(stream_entry entry, request_entry& part
     partial.priority = *value;
   }
   if (const auto* trace = entry.find("traceparent")) partial.traceparent = *trace;
+  // Only a hint for filling batches: malformed batch fields are ignored.
+  if (auto tag = batch_tag_of(entry)) {
+    partial.batch = *entry.find("batch");
+    partial.batch_size = tag->size;
+  }
   auto* body = const_cast<std::string*>(entry.find("body"));
   if (!body) return invalid("request entry has no \"body\" field");
   if (const auto* length = entry.find("header_length"); length && !length->empty()) {

@@ -47,6 +47,11 @@ struct request_entry {
   std::string traceparent;
   std::optional<std::size_t> header_length;
   std::shared_ptr<const std::string> body;
+  // The producer's write this entry came in: a token unique among the
+  // entries sent to the same reply_to, and how many entries carry it.
+  // Empty: not written as part of a batch.
+  std::string batch;
+  std::uint32_t batch_size{0};
 };
 
 // XADD <stream> * id ... body ...
@@ -55,6 +60,20 @@ redis::command request_xadd(std::string_view stream, const request_entry& entry)
 // missing or malformed, with `out.id` and `out.reply_to` still filled in
 // when present, so the sender can be answered.
 std::optional<error> parse_request_entry(stream_entry entry, request_entry& out);
+
+// The batch an entry was written in, as a key that is the same for every
+// entry of that write (reply_to and batch) and its size; nullopt for an
+// entry without (valid) batch fields.
+struct batch_tag {
+  std::string key;
+  std::uint32_t size{0};
+};
+std::optional<batch_tag> batch_tag_of(const stream_entry& entry);
+
+// Whether every entry carries a batch tag and every tagged batch is there
+// in full: the producer has batched them already, so waiting for more
+// only adds latency.
+bool whole_batches(const std::vector<stream_entry>& entries);
 
 struct reply_entry {
   std::string id;

@@ -6,11 +6,13 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <algorithm>
 #include <charconv>
 #include <deque>
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include "core/client_text.hpp"
 #include "wire/kserve_request.hpp"
@@ -229,6 +231,7 @@ asio::awaitable<void> stream_worker::run() {
       auto entries = co_await read_batch();
       if (!entries.empty()) co_await process(std::move(entries));
     }
+    leaving_ = true;
     auto gone = co_await commands_->exec(redis::command{"ZREM", workers_key_, settings_.name});
     if (gone.is_error()) std::cerr << "surge worker: " << settings_.name << ": leaving: " << gone.text() << std::endl;
   }
@@ -240,7 +243,9 @@ asio::awaitable<void> stream_worker::run() {
 
 asio::awaitable<void> stream_worker::heartbeat_loop() {
   auto self = shared_from_this();
-  while (!left_) {
+  // Checked before each ZADD: one sent after the ZREM of a worker leaving
+  // would add it back to the set (both go through commands_ in order).
+  while (!left_ && !leaving_) {
     redis::command beat{"ZADD", workers_key_};
     beat.arg(unix_ms_now()).arg(settings_.name);
     auto r = co_await commands_->exec(std::move(beat));
@@ -285,9 +290,11 @@ asio::awaitable<void> stream_worker::trim() {
 }
 
 asio::awaitable<std::vector<streams::stream_entry>> stream_worker::read_batch() {
-  const auto read = [this](std::uint32_t count, std::chrono::milliseconds block) {
+  // block nullopt: no BLOCK, answered at once with what is there.
+  const auto read = [this](std::uint32_t count, std::optional<std::chrono::milliseconds> block) {
     redis::command c{"XREADGROUP", "GROUP", streams::consumer_group, settings_.name, "COUNT"};
-    c.arg(count).arg("BLOCK").arg(static_cast<std::int64_t>(std::max<std::int64_t>(1, block.count())));
+    c.arg(count);
+    if (block) c.arg("BLOCK").arg(static_cast<std::int64_t>(std::max<std::int64_t>(1, block->count())));
     c.arg("STREAMS").arg(requests_key_).arg(">");
     return c;
   };
@@ -306,17 +313,33 @@ asio::awaitable<std::vector<streams::stream_entry>> stream_worker::read_batch() 
     co_return std::vector<streams::stream_entry>{};
   }
   auto entries = streams::entries_of_read(std::move(r), requests_key_);
-  if (entries.empty() || settings_.max_queue_delay.count() <= 0) co_return entries;
+  if (entries.empty()) co_return entries;
 
   // Dynamic batching on the worker's side: wait up to max_queue_delay for
-  // more entries to fill the batch.
+  // more entries to fill the batch. Entries a producer wrote as one batch
+  // (batch, batch_size) were batched already: the worker only collects the
+  // rest of a batch that a blocked read returned in part (Redis serves a
+  // blocked reader after the first XADD of a pipelined write), without
+  // waiting, and runs them as they are.
   const auto deadline = steady::now() + settings_.max_queue_delay;
   while (entries.size() < settings_.read_count && !stopping_) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now());
-    if (left.count() <= 0) break;
-    auto more = co_await reads_->exec(read(settings_.read_count - static_cast<std::uint32_t>(entries.size()), left));
+    const auto want = settings_.read_count - static_cast<std::uint32_t>(entries.size());
+    std::optional<std::chrono::milliseconds> block;
+    const bool tagged =
+        std::ranges::all_of(entries, [](const auto& e) { return streams::batch_tag_of(e).has_value(); });
+    if (tagged && streams::whole_batches(entries)) break;
+    if (!tagged) {
+      // Entries of a producer that does not batch: fill the batch.
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now());
+      if (left.count() <= 0) break;
+      block = left;
+    }
+    auto more = co_await reads_->exec(read(want, block));
     if (more.is_error()) break;
     auto extra = streams::entries_of_read(std::move(more), requests_key_);
+    // Nothing more there: the rest of the batch went to another worker or
+    // was deleted.
+    if (extra.empty() && !block) break;
     for (auto& e : extra) entries.push_back(std::move(e));
   }
   co_return entries;
@@ -698,7 +721,18 @@ asio::awaitable<void> stream_worker::answer_and_ack(std::vector<job>& jobs) {
       ++counters_.dead_lettered;
     }
   }
-  if (count > 0) co_await commands_->exec(std::move(ack));
+  if (count == 0) co_return;
+  // Not awaited: the next read goes out on the other connection meanwhile,
+  // instead of a round trip later. The acknowledgement still leaves after
+  // its replies were written, and anything later on this connection (the
+  // ZREM of a worker leaving, a reclaim's XPENDING) is answered after it.
+  // Lost with a killed worker, the entries are claimed and answered again,
+  // and the producer drops the second reply.
+  commands_->async_exec(std::move(ack), [name = settings_.name](redis::reply r) {
+    if (r.is_error() && !r.transport_failure()) {
+      std::cerr << "surge worker: " << name << ": XACK: " << r.text() << std::endl;
+    }
+  });
 }
 
 }  // namespace surge::worker

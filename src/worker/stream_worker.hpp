@@ -89,6 +89,7 @@ class stream_worker : public std::enable_shared_from_this<stream_worker> {
   std::shared_ptr<redis::connection> reads_;  // XREADGROUP BLOCK holds it
   asio::steady_timer heartbeat_timer_;
   bool stopping_{false};
+  bool leaving_{false};  // ZREM sent: no more heartbeats
   bool left_{false};
   std::chrono::steady_clock::time_point last_reclaim_{};
   // Reclaimed entries that were delivered before: one of them may be what

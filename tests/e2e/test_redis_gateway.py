@@ -494,3 +494,34 @@ def test_an_entry_whose_reply_to_holds_another_type_is_dead_lettered_once(surge_
     assert letter[b"last_worker"] == b"typed"
     assert client.lrange("not-a-stream", 0, -1) == [b"a list"]
     _assert_echo(_infer(server, model, 9), 9)
+
+
+# (j) -------------------------------------------------------------------------
+
+
+def test_a_producers_whole_batch_runs_at_once_without_a_second_queue_delay(tmp_path, redis_db, workers):
+    # A long max_queue_delay: a worker that waited it again would answer
+    # seconds late. Entries tagged as one complete batch run at once, together.
+    model = "pool_tagged"
+    delay_s = 4.0
+    repository = tmp_path / "models"
+    write_model(repository, model, pool_identity_config(model, max_queue_delay_us=int(delay_s * 1e6)))
+    worker = workers(repository, model, redis_db.url, "tagged")
+    worker.wait_joined()
+    client = redis_db.client()
+    started = time.monotonic()
+    with client.pipeline(transaction=True) as write:
+        for i in range(3):
+            body = json.dumps(json_infer_body([_row(i)])).encode()
+            write.xadd(f"surge:{model}:requests", {"id": f"r{i}", "reply_to": "test:tagged", "model": model,
+                                                   "batch": "b1", "batch_size": 3, "body": body})
+        write.execute()
+    wait_until(lambda: client.xlen("test:tagged") == 3, "the batch's three replies")
+    elapsed = time.monotonic() - started
+    assert elapsed < delay_s / 2, f"answered after {elapsed:.2f} s: the worker waited for more entries"
+    replies = client.xrange("test:tagged")
+    assert sorted(fields[b"id"] for _, fields in replies) == [b"r0", b"r1", b"r2"]
+    assert all(fields[b"status"] == b"200" for _, fields in replies)
+    wait_until(lambda: _pending(redis_db, model) == 0, "the batch acknowledged")
+    assert worker.stop() == 0
+    assert worker.batches() == 1, "the three entries of one producer batch run as one batch"

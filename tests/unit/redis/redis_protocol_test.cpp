@@ -8,6 +8,7 @@
 #include "redis/command.hpp"
 #include "redis/reply.hpp"
 #include "redis/resp_reader.hpp"
+#include "redis/transaction.hpp"
 #include "redis/url.hpp"
 
 using namespace std::string_literals;
@@ -192,6 +193,52 @@ TEST(RedisUrl, RejectsMalformedUrls) {
   EXPECT_THAT(parse_failure("redis://h:"), HasSubstr("empty port"));
   EXPECT_THAT(parse_failure("redis://:6379"), HasSubstr("no host"));
   EXPECT_THAT(parse_failure("redis://h/x"), HasSubstr("database 'x'"));
+}
+
+}  // namespace
+}  // namespace surge::redis
+
+namespace surge::redis {
+namespace {
+
+TEST(RedisTransaction, WrapsCommandsInMultiExec) {
+  std::vector<command> commands;
+  commands.push_back(command{"XADD", "k", "*", "f", "v"});
+  commands.push_back(command{"XADD", "k", "*", "f", "w"});
+  const auto wrapped = as_transaction(std::move(commands));
+  ASSERT_EQ(wrapped.size(), 4u);
+  EXPECT_EQ(wrapped.front().name(), "MULTI");
+  EXPECT_EQ(wrapped[1].name(), "XADD");
+  EXPECT_EQ(wrapped.back().name(), "EXEC");
+}
+
+TEST(RedisTransaction, ReturnsTheRepliesOfTheCommandsInside) {
+  std::vector<reply> replies;
+  replies.push_back(reply::status("OK"));
+  replies.push_back(reply::status("QUEUED"));
+  replies.push_back(reply::status("QUEUED"));
+  replies.push_back(reply::array({reply::string("1-0"), reply::server_error("WRONGTYPE no")}));
+  const auto results = transaction_results(std::move(replies), 2);
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0].text(), "1-0");
+  EXPECT_TRUE(results[1].is_error());
+  EXPECT_THAT(std::string(results[1].text()), HasSubstr("WRONGTYPE"));
+}
+
+TEST(RedisTransaction, FailsEveryCommandOfATransactionThatDidNotRun) {
+  std::vector<reply> refused;
+  refused.push_back(reply::status("OK"));
+  refused.push_back(reply::server_error("ERR wrong number of arguments"));
+  refused.push_back(reply::status("QUEUED"));
+  refused.push_back(reply::server_error("EXECABORT Transaction discarded"));
+  const auto results = transaction_results(std::move(refused), 2);
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_THAT(std::string(results[0].text()), HasSubstr("wrong number"));
+  EXPECT_THAT(std::string(results[1].text()), HasSubstr("EXECABORT"));
+
+  std::vector<reply> cut;
+  for (int i = 0; i < 4; ++i) cut.push_back(reply::transport_error("connection lost"));
+  for (const auto& r : transaction_results(std::move(cut), 2)) EXPECT_TRUE(r.transport_failure());
 }
 
 }  // namespace

@@ -65,6 +65,55 @@ TEST(RequestEntry, RoundTripsThroughXaddAndParse) {
   EXPECT_EQ(parsed.traceparent, "00-abc-def-01");
   EXPECT_EQ(parsed.header_length, 4u);
   EXPECT_EQ(*parsed.body, *entry.body);
+  EXPECT_TRUE(parsed.batch.empty());
+}
+
+TEST(RequestEntry, CarriesItsBatchTag) {
+  request_entry entry;
+  entry.id = "1";
+  entry.reply_to = "r";
+  entry.model = "m";
+  entry.batch = "41";
+  entry.batch_size = 3;
+  entry.body = std::make_shared<const std::string>("{}");
+  const auto args = arguments_of(request_xadd("k", entry));
+  EXPECT_EQ(args, (std::vector<std::string>{"XADD", "k", "*", "id", "1", "reply_to", "r", "model", "m", "batch", "41",
+                                            "batch_size", "3", "body", "{}"}));
+  stream_entry read;
+  read.id = "1-0";
+  for (std::size_t i = 3; i + 1 < args.size(); i += 2) read.fields.emplace_back(args[i], args[i + 1]);
+  request_entry parsed;
+  ASSERT_FALSE(parse_request_entry(read, parsed));
+  EXPECT_EQ(parsed.batch, "41");
+  EXPECT_EQ(parsed.batch_size, 3u);
+}
+
+stream_entry tagged(std::string reply_to, std::string batch, std::string size) {
+  stream_entry e;
+  e.id = "1-0";
+  e.fields = {{"id", "1"}, {"reply_to", std::move(reply_to)}, {"batch", std::move(batch)},
+              {"batch_size", std::move(size)}};
+  return e;
+}
+
+TEST(BatchTag, WholeOnlyWhenEveryBatchIsComplete) {
+  EXPECT_TRUE(whole_batches({tagged("r", "1", "1")}));
+  EXPECT_TRUE(whole_batches({tagged("r", "1", "2"), tagged("r", "1", "2"), tagged("r", "2", "1")}));
+  EXPECT_FALSE(whole_batches({tagged("r", "1", "2")}));
+  // The same token from two producers is two batches.
+  EXPECT_FALSE(whole_batches({tagged("r", "1", "2"), tagged("other", "1", "2")}));
+  stream_entry untagged;
+  untagged.fields = {{"id", "2"}, {"reply_to", "r"}};
+  EXPECT_FALSE(whole_batches({tagged("r", "1", "1"), untagged}));
+}
+
+TEST(BatchTag, IgnoresMalformedFields) {
+  EXPECT_FALSE(batch_tag_of(tagged("r", "1", "zero")));
+  EXPECT_FALSE(batch_tag_of(tagged("r", "1", "0")));
+  EXPECT_FALSE(batch_tag_of(tagged("r", "", "2")));
+  const auto tag = batch_tag_of(tagged("r", "7", "4"));
+  ASSERT_TRUE(tag);
+  EXPECT_EQ(tag->size, 4u);
 }
 
 TEST(RequestEntry, LeavesOptionalFieldsOut) {
