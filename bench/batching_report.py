@@ -65,6 +65,21 @@ def main() -> None:
             ratio = batched["throughput_rps"] / unbatched["throughput_rps"] if unbatched["throughput_rps"] else 0
             lines.append(f"| {batched['concurrency']} | {ratio:.2f}× |")
         lines.append("")
+        lines += ["Batched ÷ unbatched `mlp` p50 latency, same run (under 1: batched is faster):", "",
+                  "| concurrency | batched p50 ms | unbatched p50 ms | difference ms |", "|---:|---:|---:|---:|"]
+        for batched, unbatched in zip(runs["mlp"]["levels"], runs["mlp_nobatch"]["levels"]):
+            b, u = batched["latency_us"]["p50"] / 1000, unbatched["latency_us"]["p50"] / 1000
+            lines.append(f"| {batched['concurrency']} | {b:.3f} | {u:.3f} | {b - u:+.3f} |")
+        lines.append("")
+    if "mlp" in runs and "identity_fp32" in runs:
+        by_concurrency = {level["concurrency"]: level for level in runs["identity_fp32"]["levels"]}
+        lines += ["Batched `mlp` ÷ `identity_fp32` (same JSON encoding, [1,64] FP32) throughput, same run:", "",
+                  "| concurrency | ratio |", "|---:|---:|"]
+        for batched in runs["mlp"]["levels"]:
+            identity = by_concurrency.get(batched["concurrency"])
+            if identity and identity["throughput_rps"]:
+                lines.append(f"| {batched['concurrency']} | {batched['throughput_rps'] / identity['throughput_rps']:.2f}× |")
+        lines.append("")
     Path(args.markdown).write_text("\n".join(lines))
 
 

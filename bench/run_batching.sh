@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Batching and compute-bound runs, driven by `surge bench` (closed loop):
 #   mlp vs mlp_nobatch  one row per request, JSON, 1..64 concurrent clients
+#   identity_fp32       the same [1,64] FP32 JSON request at 64 clients (what batching must hide)
 #   resnet18            one 3x224x224 image per request, binary tensors, 1..8 clients
 # Writes bench/results/batching.json (every level) and
 # bench/results/batching_section.md (spliced into docs/benchmarks.md by run_all.sh).
@@ -41,8 +42,9 @@ run() {
   "${cmd[@]}" >"$work/$name.json"
   runs+=("$name=$work/$name.json")
 }
-run mlp --model mlp --concurrency 1,4,16,64
-run mlp_nobatch --model mlp_nobatch --concurrency 1,4,16,64
+run mlp --model mlp --concurrency 1,2,4,8,16,32,64
+run mlp_nobatch --model mlp_nobatch --concurrency 1,2,4,8,16,32,64
+run identity_fp32 --model identity_fp32 --shape INPUT0=1,64 --concurrency 64
 run resnet18 --model resnet18 --binary --concurrency 1,2,4,8
 
 /usr/bin/python3 bench/batching_report.py --serve-command "${surge_command[*]}" \
