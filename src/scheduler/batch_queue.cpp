@@ -367,8 +367,11 @@ batch_queue::decision batch_queue::poll(clock::time_point now, bool instance_fre
   return out;
 }
 
-void batch_queue::record_execution(std::size_t batch_rows, std::size_t /*requests*/, clock::duration elapsed,
+void batch_queue::record_execution(std::size_t batch_rows, std::size_t requests, clock::duration elapsed,
                                    clock::time_point now) {
+  // A model that does not batch counts requests, as rows_of() does: its
+  // dim 0 is part of each request's own shape.
+  if (options_.max_batch_size == 0) batch_rows = requests;
   execution_times_.record(batch_rows, elapsed);
   // Completions are only as fast as the model while requests wait for it;
   // otherwise their rate is the arrival rate, not the capacity.
@@ -376,9 +379,12 @@ void batch_queue::record_execution(std::size_t batch_rows, std::size_t /*request
   if (backlogged && last_backlogged_completion_) {
     const double seconds = std::chrono::duration<double>(now - *last_backlogged_completion_).count();
     if (seconds > 0) {
-      const double rate = static_cast<double>(batch_rows) / seconds;
-      drain_rows_per_second_ =
-          drain_rows_per_second_ == 0 ? rate : (1.0 - smoothing) * drain_rows_per_second_ + smoothing * rate;
+      // Gaps and rows are smoothed apart: a mean of rates overstates the rate.
+      const bool first = drain_rows_per_second_ == 0;
+      drain_gap_seconds_ = first ? seconds : (1.0 - smoothing) * drain_gap_seconds_ + smoothing * seconds;
+      drain_rows_ = first ? static_cast<double>(batch_rows)
+                          : (1.0 - smoothing) * drain_rows_ + smoothing * static_cast<double>(batch_rows);
+      drain_rows_per_second_ = drain_rows_ / drain_gap_seconds_;
     }
   }
   if (backlogged) {

@@ -119,6 +119,8 @@ class batch_queue {
   // Rows completed per second while the queue was backlogged, smoothed: the
   // capacity actually delivered, which drives Retry-After and the predicted wait.
   double drain_rows_per_second_{0.0};
+  double drain_gap_seconds_{0.0};
+  double drain_rows_{0.0};
   std::optional<clock::time_point> last_backlogged_completion_;
 };
 

@@ -311,6 +311,18 @@ TEST(batch_queue, higher_priority_is_admitted_past_a_lower_levels_backlog) {
   EXPECT_TRUE(queue.push(low.request, t0));
 }
 
+TEST(batch_queue, an_unbatched_model_drains_requests_not_their_first_dimension) {
+  batch_queue queue(batching(0, 0us));
+  for (int i = 0; i < 50; ++i) {
+    auto made = make_request("r" + std::to_string(i), t0, 16);  // dim 0 of a full shape, not rows
+    ASSERT_FALSE(queue.push(made.request, t0));
+  }
+  // One request every 10 ms: 100 requests per second, whatever its shape.
+  for (int i = 0; i <= 10; ++i) queue.record_execution(16, 1, 10ms, t0 + i * 10ms);
+  ASSERT_TRUE(queue.predicted_wait(50));
+  EXPECT_EQ(std::chrono::duration_cast<std::chrono::milliseconds>(*queue.predicted_wait(50)).count(), 500);
+}
+
 TEST(batch_queue, the_whole_queue_has_a_bound_for_every_model) {
   auto options = batching(0, 0us);  // a model that does not batch
   options.admission.max_queue_size = 3;
