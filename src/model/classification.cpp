@@ -150,8 +150,9 @@ std::variant<tensor, error> classify(const tensor& output, std::uint32_t count, 
 
 std::optional<error> validate_classifications(const config::ModelConfig& config, const inference_request& request) {
   for (const auto& [name, count] : request.classifications) {
+    const std::string& wanted = name;  // clang 15 cannot capture a structured binding
     const auto it = std::find_if(config.output().begin(), config.output().end(),
-                                 [&name](const auto& output) { return output.name() == name; });
+                                 [&wanted](const auto& output) { return output.name() == wanted; });
     if (it == config.output().end()) {
       return make_error(error_code::invalid_argument,
                         "output '" + name + "': model '" + config.name() + "' has no such output to classify");
