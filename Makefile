@@ -11,7 +11,7 @@ GRPC_PORT ?= 8001
 PYTHON := /usr/bin/python3
 VENV_PYTHON := .venv/bin/python
 
-.PHONY: deps build models serve test unit unit-asan unit-tsan fuzz-build fuzz fuzz-short e2e deploy-check bench clean
+.PHONY: deps build models serve test unit unit-asan unit-tsan fuzz-build fuzz fuzz-short e2e deploy-check bench soak clean
 
 FUZZ_SECONDS ?= 600
 FUZZ_SHORT_SECONDS ?= 10
@@ -75,6 +75,13 @@ test: build models unit-asan unit-tsan fuzz-short deploy-check
 bench: build models
 	scripts/install-bench-deps
 	bench/run_all.sh
+
+# 30 minutes of mixed traffic (HTTP, gRPC, gRPC streams, OpenAI streaming,
+# the Redis gateway, refusals); RSS and descriptors sampled (bench/soak.py).
+SOAK_SECONDS ?= 1800
+SOAK_WARMUP_SECONDS ?= 300
+soak: build models
+	SURGE_BIN=$(BUILD)/surge $(VENV_PYTHON) bench/soak.py --duration $(SOAK_SECONDS) --warmup $(SOAK_WARMUP_SECONDS)
 
 clean:
 	rm -rf build
