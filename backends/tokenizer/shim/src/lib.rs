@@ -171,7 +171,7 @@ pub unsafe extern "C" fn surge_tok_encode(
             let bytes: &[u8] = if text.size == 0 { &[] } else { std::slice::from_raw_parts(text.data, text.size) };
             match std::str::from_utf8(bytes) {
                 Ok(s) => {
-                    let encoding = tokenizer.encode(s, true).map_err(|e| e.to_string())?;
+                    let encoding = tokenizer.encode_fast(s, true).map_err(|e| e.to_string())?;
                     rows.push(row_of(&encoding));
                 }
                 Err(e) => rows.push(Row {
