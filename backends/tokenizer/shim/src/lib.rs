@@ -64,8 +64,13 @@ unsafe fn set_error(error: *mut *mut c_char, message: String) {
     if error.is_null() {
         return;
     }
-    let clean: String = message.chars().map(|c| if c == '\0' { ' ' } else { c }).collect();
-    *error = CString::new(clean).map(CString::into_raw).unwrap_or(ptr::null_mut());
+    let clean: String = message
+        .chars()
+        .map(|c| if c == '\0' { ' ' } else { c })
+        .collect();
+    *error = CString::new(clean)
+        .map(CString::into_raw)
+        .unwrap_or(ptr::null_mut());
 }
 
 fn to_i64(values: &[u32]) -> Vec<i64> {
@@ -113,7 +118,9 @@ pub unsafe extern "C" fn surge_tok_load(
         if path.is_null() {
             return Err("no tokenizer path given".to_string());
         }
-        let path = CStr::from_ptr(path).to_str().map_err(|_| "tokenizer path is not UTF-8".to_string())?;
+        let path = CStr::from_ptr(path)
+            .to_str()
+            .map_err(|_| "tokenizer path is not UTF-8".to_string())?;
         if max_length == 0 {
             return Err("max_length must be at least 1".to_string());
         }
@@ -165,10 +172,18 @@ pub unsafe extern "C" fn surge_tok_encode(
             return Err("no tokenizer".to_string());
         }
         let tokenizer = &(*tokenizer).tokenizer;
-        let texts: &[SurgeTokText] = if count == 0 { &[] } else { std::slice::from_raw_parts(texts, count) };
+        let texts: &[SurgeTokText] = if count == 0 {
+            &[]
+        } else {
+            std::slice::from_raw_parts(texts, count)
+        };
         let mut rows = Vec::with_capacity(count);
         for text in texts {
-            let bytes: &[u8] = if text.size == 0 { &[] } else { std::slice::from_raw_parts(text.data, text.size) };
+            let bytes: &[u8] = if text.size == 0 {
+                &[]
+            } else {
+                std::slice::from_raw_parts(text.data, text.size)
+            };
             match std::str::from_utf8(bytes) {
                 Ok(s) => {
                     let encoding = tokenizer.encode_fast(s, true).map_err(|e| e.to_string())?;
@@ -202,7 +217,10 @@ pub unsafe extern "C" fn surge_tok_encode(
 /// # Safety
 /// `batch` came from `surge_tok_encode` and is not freed yet.
 #[no_mangle]
-pub unsafe extern "C" fn surge_tok_batch_row(batch: *const SurgeTokBatch, index: usize) -> SurgeTokRow {
+pub unsafe extern "C" fn surge_tok_batch_row(
+    batch: *const SurgeTokBatch,
+    index: usize,
+) -> SurgeTokRow {
     let empty = SurgeTokRow {
         ids: ptr::null(),
         attention_mask: ptr::null(),
