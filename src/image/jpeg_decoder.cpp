@@ -14,11 +14,20 @@ struct handle_deleter {
 };
 
 // One decompressor per thread: creating one allocates, and a decode thread
-// decodes many images.
+// decodes many images. After a failure the handle is replaced: TurboJPEG
+// 2.1 can carry state from a failed decode into the next header read.
+std::unique_ptr<void, handle_deleter>& thread_handle() {
+  thread_local std::unique_ptr<void, handle_deleter> handle;
+  return handle;
+}
+
 tjhandle decompressor() {
-  thread_local std::unique_ptr<void, handle_deleter> handle(tjInitDecompress());
+  auto& handle = thread_handle();
+  if (!handle) handle.reset(tjInitDecompress());
   return handle.get();
 }
+
+void discard_decompressor() { thread_handle().reset(); }
 
 const unsigned char* bytes_of(std::span<const std::byte> data) {
   return reinterpret_cast<const unsigned char*>(data.data());
@@ -37,7 +46,9 @@ result<image_header> jpeg_header(std::span<const std::byte> data) {
   if (handle == nullptr) return corrupt(image_format::jpeg, "no TurboJPEG decompressor");
   int width = 0, height = 0, subsampling = 0, colorspace = 0;
   if (tjDecompressHeader3(handle, bytes_of(data), data.size(), &width, &height, &subsampling, &colorspace) != 0) {
-    return corrupt(image_format::jpeg, tjGetErrorStr2(handle));
+    auto failed = corrupt(image_format::jpeg, tjGetErrorStr2(handle));
+    discard_decompressor();
+    return failed;
   }
   if (colorspace == TJCS_CMYK || colorspace == TJCS_YCCK) {
     return image_error{error_kind::unsupported_format, "unsupported image format: CMYK JPEG"};
@@ -80,6 +91,7 @@ std::optional<image_error> decode_jpeg(std::span<const std::byte> data, jpeg_sca
   if (tjDecompress2(handle, bytes_of(data), data.size(), pixels.data(), w, w * channels, h, pixel_format,
                     decode_flags) != 0) {
     std::string detail = tjGetErrorStr2(handle);
+    discard_decompressor();
     if (detail.find("Unsupported color conversion") != std::string::npos) {
       return image_error{error_kind::unsupported_format, "unsupported image format: JPEG colour space (" + detail + ")"};
     }

@@ -132,6 +132,18 @@ TEST(decode_test, truncated_images_are_corrupt) {
   }
 }
 
+TEST(decode_test, a_failed_jpeg_leaves_the_next_one_on_the_same_thread_unharmed) {
+  const auto p = testing::uniform(64, 48, 3, 77);
+  const auto encoded = testing::jpeg(p);
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_FALSE(decode(bytes_of(encoded.substr(0, encoded.size() / 2))));
+    ASSERT_FALSE(decode(bytes_of(encoded.substr(0, 3))));
+    auto image = decode(bytes_of(encoded));
+    ASSERT_TRUE(image) << image.error().message;
+    expect_pixels_near(image.value(), p, 2);
+  }
+}
+
 TEST(decode_test, not_an_image_and_unsupported_formats_say_so) {
   auto text = decode(bytes_of("hello, world"));
   ASSERT_FALSE(text);
