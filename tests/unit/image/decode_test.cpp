@@ -63,7 +63,7 @@ TEST(decode_test, jpeg_decodes_at_the_smallest_dct_scale_still_covering_the_targ
   ASSERT_TRUE(image) << image.error().message;
   EXPECT_EQ(image.value().width, 100u);  // 1/8
   EXPECT_EQ(image.value().height, 75u);
-  options.min_width = 101;  // 1/8 no longer covers it; 1/4 (TurboJPEG also offers 3/16, 1/4, ...) does
+  options.min_width = 101;  // 1/8 no longer covers it; 1/4 does
   image = decode(bytes_of(encoded), options);
   ASSERT_TRUE(image);
   EXPECT_GE(image.value().width, 101u);
