@@ -230,3 +230,50 @@ write("grpc_infer", "mixed_types", infer_request(
     "x", "", [Input(name="b", datatype="BOOL", shape=[2], contents=Contents(bool_contents=[True, False])),
               Input(name="u", datatype="UINT16", shape=[2], contents=Contents(uint_contents=[1, 65535])),
               Input(name="h", datatype="FP16", shape=[1])], [b"", b"", b"\x00\x3c"]))
+
+# ---- image_decode: the first byte picks the options, the rest is the image ----
+import io  # noqa: E402
+
+from PIL import Image  # noqa: E402
+
+
+def picture(width, height, mode):
+    image = Image.new("RGB", (width, height))
+    image.putdata([(x * 255 // max(1, width - 1), y * 255 // max(1, height - 1), (x + y) % 2 * 255)
+                   for y in range(height) for x in range(width)])
+    return image.convert(mode)
+
+
+def encoded(image, format, **options):
+    out = io.BytesIO()
+    image.save(out, format=format, **options)
+    return out.getvalue()
+
+
+exif = Image.Exif()
+exif[0x0112] = 6
+images = {
+    "png_rgb": encoded(picture(24, 16, "RGB"), "PNG"),
+    "png_grey": encoded(picture(9, 7, "L"), "PNG"),
+    "png_palette": encoded(picture(8, 8, "P"), "PNG"),
+    "jpeg_rgb": encoded(picture(40, 24, "RGB"), "JPEG", quality=80),
+    "jpeg_grey_progressive": encoded(picture(20, 20, "L"), "JPEG", quality=70, progressive=True),
+    "jpeg_exif_rotated": encoded(picture(16, 32, "RGB"), "JPEG", quality=75, exif=exif.tobytes()),
+    "webp_lossless": encoded(picture(12, 12, "RGB"), "WEBP", lossless=True),
+    "webp_lossy": encoded(picture(30, 18, "RGB"), "WEBP", quality=60),
+}
+for index, (name, data) in enumerate(images.items()):
+    write("image_decode", name, bytes([index * 37 % 256]) + data)
+write("image_decode", "not_an_image", b"\x00hello")
+
+
+def png_chunk(body):
+    import zlib
+
+    return struct.pack(">I", len(body) - 4) + body + struct.pack(">I", zlib.crc32(body))
+
+
+# A decompression bomb's header: 100000 x 100000 declared, a few bytes of data.
+write("image_decode", "png_bomb", b"\x00\x89PNG\r\n\x1a\n"
+      + png_chunk(b"IHDR" + struct.pack(">II", 100000, 100000) + bytes([8, 2, 0, 0, 0]))
+      + png_chunk(b"IDAT" + bytes(16)) + png_chunk(b"IEND"))

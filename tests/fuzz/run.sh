@@ -15,7 +15,7 @@ seconds=${2:?seconds per target}
 shift 2
 targets=("$@")
 if [ "${#targets[@]}" -eq 0 ]; then
-  targets=(http_request kserve_request grpc_infer openai_request resp_reader stream_entries model_config)
+  targets=(http_request kserve_request grpc_infer openai_request resp_reader stream_entries model_config image_decode)
 fi
 
 failed=0
