@@ -15,7 +15,9 @@ struct v4_range {
   std::string_view why;
 };
 
-constexpr std::uint32_t v4(unsigned a, unsigned b, unsigned c, unsigned d) { return (a << 24) | (b << 16) | (c << 8) | d; }
+constexpr std::uint32_t v4(unsigned a, unsigned b, unsigned c, unsigned d) {
+  return (a << 24) | (b << 16) | (c << 8) | d;
+}
 
 // IANA's IPv4 special-purpose registry, less what is globally reachable.
 constexpr std::array<v4_range, 16> refused_v4{{

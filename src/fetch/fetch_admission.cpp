@@ -11,7 +11,8 @@ namespace surge::fetch {
 namespace asio = boost::asio;
 
 fetch_admission::fetch_admission(std::size_t max_concurrency, std::size_t max_per_host)
-    : max_concurrency_(std::max<std::size_t>(max_concurrency, 1)), max_per_host_(std::max<std::size_t>(max_per_host, 1)) {}
+    : max_concurrency_(std::max<std::size_t>(max_concurrency, 1)),
+      max_per_host_(std::max<std::size_t>(max_per_host, 1)) {}
 
 fetch_admission::ticket::ticket(std::shared_ptr<fetch_admission> owner, std::string host)
     : owner_(std::move(owner)), host_(std::move(host)) {}

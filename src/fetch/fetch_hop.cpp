@@ -74,7 +74,8 @@ class hop {
       }
     }
     if (answer.status < 200 || answer.status > 299) {
-      co_return fetch_error{fetch_errc::http_status, where_ + ": HTTP status " + std::to_string(answer.status), answer.status};
+      co_return fetch_error{fetch_errc::http_status, where_ + ": HTTP status " + std::to_string(answer.status),
+                            answer.status};
     }
     const auto limit = request_.limits.max_body_bytes;
     if (const auto length = parser.content_length(); length && *length > limit) {

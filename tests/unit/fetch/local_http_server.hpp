@@ -12,8 +12,10 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <cstdint>
@@ -23,6 +25,8 @@
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include "fetch/test_certificate.hpp"
 
 namespace surge::fetch::testing {
 
@@ -40,7 +44,14 @@ class local_http_server {
  public:
   using route = std::function<canned_reply(const std::string& target)>;
 
-  explicit local_http_server(route answer) : answer_(std::move(answer)), acceptor_(io_) {
+  // With a certificate, the server speaks https only.
+  explicit local_http_server(route answer, const test_certificate* certificate = nullptr)
+      : answer_(std::move(answer)), acceptor_(io_) {
+    if (certificate) {
+      tls_.emplace(boost::asio::ssl::context::tls_server);
+      tls_->use_certificate_chain(boost::asio::buffer(certificate->certificate_pem));
+      tls_->use_private_key(boost::asio::buffer(certificate->private_key_pem), boost::asio::ssl::context::pem);
+    }
     namespace ip = boost::asio::ip;
     const ip::tcp::endpoint endpoint(ip::make_address("127.0.0.1"), 0);
     acceptor_.open(endpoint.protocol());
@@ -58,7 +69,7 @@ class local_http_server {
 
   std::uint16_t port() const { return port_; }
   std::string url(const std::string& target) const {
-    return "http://127.0.0.1:" + std::to_string(port_) + target;
+    return std::string(tls_ ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_) + target;
   }
   std::string endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
 
@@ -78,14 +89,29 @@ class local_http_server {
       int seen = most_at_once_.load();
       while (open > seen && !most_at_once_.compare_exchange_weak(seen, open)) {
       }
-      boost::asio::co_spawn(io_, serve(std::move(socket)), boost::asio::detached);
+      boost::asio::co_spawn(io_, tls_ ? serve_tls(std::move(socket)) : serve_plain(std::move(socket)),
+                            boost::asio::detached);
     }
   }
 
   // Counted open from accept until just before the last write: within the
   // interval the client holds its admission, so most_at_once never
   // over-counts the client's concurrency.
-  boost::asio::awaitable<void> serve(tcp::socket socket) {
+  boost::asio::awaitable<void> serve_plain(tcp::socket socket) { co_await serve(socket); }
+
+  boost::asio::awaitable<void> serve_tls(tcp::socket socket) {
+    boost::asio::ssl::stream<tcp::socket> stream(std::move(socket), *tls_);
+    auto [ec] = co_await stream.async_handshake(boost::asio::ssl::stream_base::server,
+                                                boost::asio::as_tuple(boost::asio::use_awaitable));
+    if (ec) {
+      --open_;
+      co_return;
+    }
+    co_await serve(stream);
+  }
+
+  template <class Stream>
+  boost::asio::awaitable<void> serve(Stream& socket) {
     namespace http = boost::beast::http;
     using boost::asio::as_tuple;
     using boost::asio::use_awaitable;
@@ -115,10 +141,12 @@ class local_http_server {
       auto [ec, n] = co_await boost::asio::async_write(socket, boost::asio::buffer(head), as_tuple(use_awaitable));
       const std::string chunk = "4000\r\n" + std::string(0x4000, 'x') + "\r\n";
       for (std::uint64_t sent = 0; !ec && sent < reply.chunked_bytes; sent += 0x4000) {
-        std::tie(ec, n) = co_await boost::asio::async_write(socket, boost::asio::buffer(chunk), as_tuple(use_awaitable));
+        std::tie(ec, n) =
+            co_await boost::asio::async_write(socket, boost::asio::buffer(chunk), as_tuple(use_awaitable));
         if (!ec) chunked_written_ += 0x4000;
       }
-      if (!ec) co_await boost::asio::async_write(socket, boost::asio::buffer(std::string("0\r\n\r\n")), as_tuple(use_awaitable));
+      const std::string last = "0\r\n\r\n";
+      if (!ec) co_await boost::asio::async_write(socket, boost::asio::buffer(last), as_tuple(use_awaitable));
       co_return;
     }
     if (reply.declared_length) {
@@ -136,10 +164,11 @@ class local_http_server {
     leave();
     co_await boost::asio::async_write(socket, boost::asio::buffer(head), as_tuple(use_awaitable));
     boost::system::error_code ignored;
-    socket.shutdown(tcp::socket::shutdown_send, ignored);
+    boost::beast::get_lowest_layer(socket).shutdown(tcp::socket::shutdown_send, ignored);
   }
 
   route answer_;
+  std::optional<boost::asio::ssl::context> tls_;
   boost::asio::io_context io_;
   tcp::acceptor acceptor_;
   std::uint16_t port_{0};
