@@ -217,15 +217,7 @@ extern "C" SURGE_BACKEND_EXPORT surge_error* surge_model_create(surge_model_info
   });
 }
 
-extern "C" SURGE_BACKEND_EXPORT void surge_model_delete(surge_model* model) { delete model; }
-
-extern "C" SURGE_BACKEND_EXPORT surge_error* surge_instance_create(surge_model* model, uint32_t index,
-                                                                   surge_instance** out) {
-  *out = nullptr;
-  return sdk::guard([&] { *out = new surge_instance{model}; });
-}
-
-extern "C" SURGE_BACKEND_EXPORT void surge_instance_delete(surge_instance* instance) { delete instance; }
+SURGE_BACKEND_DEFINE_MODEL_INSTANCE_EXPORTS();
 
 extern "C" SURGE_BACKEND_EXPORT surge_error* surge_instance_execute(surge_instance* instance, surge_request** requests,
                                                                     uint32_t request_count) {

@@ -310,15 +310,7 @@ extern "C" SURGE_BACKEND_EXPORT surge_error* surge_model_create(surge_model_info
   });
 }
 
-extern "C" SURGE_BACKEND_EXPORT void surge_model_delete(surge_model* model) { delete model; }
-
-extern "C" SURGE_BACKEND_EXPORT surge_error* surge_instance_create(surge_model* model, uint32_t index,
-                                                                   surge_instance** out) {
-  *out = nullptr;
-  return sdk::guard([&] { *out = new surge_instance{model}; });
-}
-
-extern "C" SURGE_BACKEND_EXPORT void surge_instance_delete(surge_instance* instance) { delete instance; }
+SURGE_BACKEND_DEFINE_MODEL_INSTANCE_EXPORTS();
 
 // The batch runs as one forward(): each input concatenated across the
 // requests, each output split back into one response per request.

@@ -685,3 +685,18 @@ inline void set_generation(surge_generation_info* info, surge_generation_key key
     *minor = SURGE_BACKEND_API_MINOR;                                                               \
   }                                                                                                 \
   static_assert(true, "require a semicolon after the macro")
+
+// Defines surge_model_delete, surge_instance_create and surge_instance_delete
+// for a backend whose instance holds nothing but its model: `struct
+// surge_instance { surge_model* model; };` (or an aggregate whose first
+// member is the model and whose others have defaults). Use at most once per
+// backend, after both structs are complete.
+#define SURGE_BACKEND_DEFINE_MODEL_INSTANCE_EXPORTS()                                                           \
+  extern "C" SURGE_BACKEND_EXPORT void surge_model_delete(surge_model* model) { delete model; }                 \
+  extern "C" SURGE_BACKEND_EXPORT surge_error* surge_instance_create(surge_model* model, uint32_t,              \
+                                                                     surge_instance** out) {                    \
+    *out = nullptr;                                                                                             \
+    return ::surge::backend_sdk::guard([&] { *out = new surge_instance{model}; });                              \
+  }                                                                                                             \
+  extern "C" SURGE_BACKEND_EXPORT void surge_instance_delete(surge_instance* instance) { delete instance; }      \
+  static_assert(true, "require a semicolon after the macro")
