@@ -25,6 +25,11 @@ Old vs New Testament was tried first: a linear head on these embeddings
 reaches about 0.82 on balanced held-out verses (many verses, "And he said
 unto them", belong to either), below the 0.9 this model is held to.
 
+minilm_kjv batches 8 verses at most (preferred_batch_size): each batch is
+padded to its longest verse, and on two cores a batch of 64 verses of mixed
+lengths costs more per verse than eight batches of 8 (bench/text_classifier;
+docs/benchmarks.md).
+
 Tokenizing, embedding, quantizing and scoring run on ONNX Runtime in .venv
 (minilm_ort.py): /usr/bin/python3 has torch but not those packages, and ONNX
 Runtime embeds the training verses several times faster than torch 1.13.
@@ -154,6 +159,7 @@ instance_group [
   }
 ]
 dynamic_batching {
+  preferred_batch_size: [ 8 ]
   max_queue_delay_microseconds: 2000
 }
 parameters {
