@@ -15,17 +15,24 @@
 // load; a config without inputs, outputs or max_batch_size gets them from the
 // model (surge_model_autocomplete). One session per model, shared by its
 // instances: Ort::Session::Run is thread-safe.
+//
+// Inputs declared allow_ragged_batch reach a batch with shapes that differ
+// after dim 0; each is padded with zeros to the batch's longest
+// (ragged_batch.hpp), and the outputs are split back by rows.
 #include <surge/backend_helpers.hpp>
 
 #include <onnxruntime_cxx_api.h>
 
 #include <filesystem>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "common/bytes_tensor.hpp"
 #include "onnx_types.hpp"
+#include "ragged_batch.hpp"
 #include "signature.hpp"
 
 namespace sdk = surge::backend_sdk;
@@ -137,7 +144,48 @@ std::string text_problem(const surge_model& model, sdk::request_view request) {
   return {};
 }
 
-Ort::Value input_value(const surge_model& model, const declared_tensor& decl, const sdk::gathered_input& input) {
+// One input of a batch as one tensor: concatenated along dim 0, or padded
+// when the requests' shapes differ after it (a ragged input).
+struct batch_input {
+  surge_data_type type{SURGE_TYPE_INVALID};
+  std::vector<std::int64_t> shape;
+  std::vector<std::int64_t> rows;
+  std::optional<sdk::gathered_input> gathered;
+  std::vector<std::byte> padded;
+
+  std::span<const std::byte> bytes() const { return gathered ? gathered->bytes() : std::span<const std::byte>(padded); }
+};
+
+batch_input batch_input_of(std::span<surge_request* const> batch, const declared_tensor& decl) {
+  batch_input out;
+  std::vector<surge::onnx::ragged_part> parts;
+  parts.reserve(batch.size());
+  bool same_type = true;
+  for (auto* raw : batch) {
+    const auto input = sdk::request_view(raw).input(decl.name);
+    same_type = same_type && input.type() == decl.type;
+    parts.push_back({input.shape(), input.bytes()});
+  }
+  if (batch.size() < 2 || decl.type == SURGE_TYPE_BYTES || !same_type || !surge::onnx::is_ragged(parts)) {
+    out.gathered.emplace(sdk::gather(batch, decl.name));
+    out.type = out.gathered->type;
+    out.shape = out.gathered->shape;
+    out.rows = out.gathered->rows;
+    return out;
+  }
+  try {
+    auto padded = surge::onnx::pad_ragged(decl.name, parts, sdk::element_size(decl.type));
+    out.type = decl.type;
+    out.shape = std::move(padded.shape);
+    out.rows = std::move(padded.rows);
+    out.padded = std::move(padded.bytes);
+  } catch (const std::invalid_argument& e) {
+    sdk::fail(SURGE_ERROR_INVALID_ARGUMENT, e.what());
+  }
+  return out;
+}
+
+Ort::Value input_value(const surge_model& model, const declared_tensor& decl, const batch_input& input) {
   if (input.type != decl.type) {
     sdk::fail(SURGE_ERROR_INVALID_ARGUMENT, "input '" + decl.name + "' is " + std::string(sdk::type_name(input.type)) +
                                                 ", expected " + std::string(sdk::type_name(decl.type)));
@@ -296,12 +344,12 @@ extern "C" SURGE_BACKEND_EXPORT surge_error* surge_instance_execute(surge_instan
     if (batch.empty()) return;
 
     // Outlive Run(): the values may be views of their bytes.
-    std::vector<sdk::gathered_input> gathered;
+    std::vector<batch_input> gathered;
     gathered.reserve(model.inputs.size());
     std::vector<Ort::Value> values;
     values.reserve(model.inputs.size());
     for (const auto& decl : model.inputs) {
-      gathered.push_back(sdk::gather(batch, decl.name));
+      gathered.push_back(batch_input_of(batch, decl));
       values.push_back(input_value(model, decl, gathered.back()));
     }
     std::vector<Ort::Value> results;

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <set>
 #include <string>
 #include <string_view>
@@ -47,6 +48,24 @@ void check_tensors(problem_list& problems, std::string_view kind, const Tensors&
 
 void validate_inputs(problem_list& problems, const config::ModelConfig& config) {
   check_tensors(problems, "input", config.input());
+  // Ragged batching pads a variable dim across the requests of a batch, so it
+  // needs both a batch and a variable dim.
+  for (const auto& input : config.input()) {
+    if (!input.allow_ragged_batch()) continue;
+    const auto what = "input " + in_quotes(input.name());
+    const auto& dims = input.dims();
+    if (std::find(dims.begin(), dims.end(), -1) == dims.end()) {
+      problems.add("input.allow_ragged_batch",
+                   what + " allows ragged batching but has no variable (-1) dimension to pad");
+    }
+    if (config.max_batch_size() <= 0) {
+      problems.add("input.allow_ragged_batch", what + " allows ragged batching, which needs max_batch_size > 0");
+    }
+    if (input.has_reshape()) {
+      problems.add("input.allow_ragged_batch",
+                   what + " allows ragged batching, which cannot be combined with a reshape");
+    }
+  }
 }
 
 void validate_outputs(problem_list& problems, const config::ModelConfig& config) {

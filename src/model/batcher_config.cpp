@@ -41,6 +41,9 @@ batcher_options batcher_options_from(const config::ModelConfig& config) {
     // Without dynamic batching each request runs alone, as in Triton.
     options.max_batch_size = 0;
   }
+  for (const auto& input : config.input()) {
+    if (input.allow_ragged_batch()) options.ragged_inputs.push_back(input.name());
+  }
   options.admission.max_queue_size = config.admission().max_queue_size();
   options.admission.max_queue_wait = std::chrono::microseconds(config.admission().max_queue_wait_microseconds());
   return options;

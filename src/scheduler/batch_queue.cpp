@@ -21,12 +21,14 @@ constexpr std::size_t max_groups_kept = 64;
 
 std::uint64_t mix(std::uint64_t h, std::uint64_t v) { return (h ^ v) * 0x100000001b3ULL; }
 
-std::uint64_t shape_hash(const inference_request& request) {
+// A ragged input's dims after the first are left out: they do not split groups.
+std::uint64_t shape_hash(const inference_request& request, const batcher_options& options) {
   std::uint64_t h = 0xcbf29ce484222325ULL;
   for (const auto& input : request.inputs) {
     h = mix(h, std::hash<std::string_view>{}(input.name));
     h = mix(h, static_cast<std::uint64_t>(input.type));
     h = mix(h, input.shape.size());
+    if (options.is_ragged(input.name)) continue;
     for (std::size_t d = 1; d < input.shape.size(); ++d) h = mix(h, static_cast<std::uint64_t>(input.shape[d]));
   }
   return h;
@@ -35,13 +37,15 @@ std::uint64_t shape_hash(const inference_request& request) {
 }  // namespace
 
 // Requests whose inputs can be concatenated along dim 0: same names, types,
-// ranks and every dimension but the first. Requests selecting different
-// outputs still batch: outputs are filtered per request.
+// ranks and every dimension but the first, except for ragged inputs, whose
+// other dims may differ (the backend pads them). Requests selecting
+// different outputs still batch: outputs are filtered per request.
 struct batch_queue::group {
   struct input_signature {
     std::string name;
     data_type type;
     std::vector<std::int64_t> shape;  // dim 0 ignored
+    bool ragged{false};               // only the rank must match
   };
   std::uint64_t hash{0};
   std::vector<input_signature> inputs;
@@ -55,7 +59,7 @@ struct batch_queue::group {
       const auto& have = inputs[i];
       const auto& want = request.inputs[i];
       if (have.name != want.name || have.type != want.type || have.shape.size() != want.shape.size()) return false;
-      if (!std::equal(have.shape.begin() + (have.shape.empty() ? 0 : 1), have.shape.end(),
+      if (!have.ragged && !std::equal(have.shape.begin() + (have.shape.empty() ? 0 : 1), have.shape.end(),
                       want.shape.begin() + (want.shape.empty() ? 0 : 1))) {
         return false;
       }
@@ -92,14 +96,16 @@ batch_queue::slot* batch_queue::live_slot(std::uint32_t l, std::uint64_t seq) {
 }
 
 batch_queue::group& batch_queue::group_for(const inference_request& request) {
-  const auto hash = shape_hash(request);
+  const auto hash = shape_hash(request, options_);
   auto [first, last] = groups_.equal_range(hash);
   for (auto it = first; it != last; ++it) {
     if (it->second->accepts(request)) return *it->second;
   }
   auto made = std::make_unique<group>();
   made->hash = hash;
-  for (const auto& input : request.inputs) made->inputs.push_back({input.name, input.type, input.shape});
+  for (const auto& input : request.inputs) {
+    made->inputs.push_back({input.name, input.type, input.shape, options_.is_ragged(input.name)});
+  }
   made->seqs.resize(levels_.size());
   return *groups_.emplace(hash, std::move(made))->second;
 }

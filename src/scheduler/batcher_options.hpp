@@ -1,10 +1,13 @@
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 namespace surge {
@@ -62,6 +65,14 @@ struct batcher_options {
   admission_options admission;
   // Instances that execute batches side by side; the predicted wait divides by it.
   std::size_t instances{1};
+  // Inputs (config allow_ragged_batch) whose dims after the first do not
+  // keep requests apart: requests differing only there share a batch, and
+  // the backend pads them to the batch's longest.
+  std::vector<std::string> ragged_inputs;
+
+  bool is_ragged(std::string_view input) const {
+    return std::find(ragged_inputs.begin(), ragged_inputs.end(), input) != ragged_inputs.end();
+  }
 
   // The level a request of this priority queues at (0: the default level).
   std::uint32_t level_of(std::uint32_t priority) const { return priority == 0 ? default_priority_level : priority; }

@@ -320,6 +320,17 @@ TEST(ModelConfigDefaults, ReshapeWithoutDimsAndVariableDimsAreValid) {
   EXPECT_TRUE(result.config) << result.error;
 }
 
+TEST(ModelConfigDefaults, RaggedInputWithAVariableDimIsValid) {
+  const auto result = complete_text(R"pb(
+    backend: "identity"
+    max_batch_size: 4
+    input [ { name: "input_ids" data_type: TYPE_INT64 dims: [ -1 ] allow_ragged_batch: true } ]
+    output [ { name: "y" data_type: TYPE_FP32 dims: [ 2 ] } ]
+  )pb");
+  ASSERT_TRUE(result.config) << result.error;
+  EXPECT_TRUE(result.config->input(0).allow_ragged_batch());
+}
+
 // ---- validation: each rule names the field it is about ----
 
 struct invalid_case {
@@ -386,6 +397,15 @@ INSTANTIATE_TEST_SUITE_P(
                      backend_line + io +
                          "input [ { name: \"z\" data_type: TYPE_INT8 dims: [ 4 ] reshape { shape: [ 2, -3 ] } } ]",
                      "input.reshape.shape: input \"z\" has dimension -3"},
+        invalid_case{"ragged_without_variable_dim",
+                     backend_line + "max_batch_size: 8\n" + io +
+                         "input [ { name: \"z\" data_type: TYPE_INT64 dims: [ 4 ] allow_ragged_batch: true } ]",
+                     "input.allow_ragged_batch: input \"z\" allows ragged batching but has no variable (-1) "
+                     "dimension to pad"},
+        invalid_case{"ragged_without_batching",
+                     backend_line + io +
+                         "input [ { name: \"z\" data_type: TYPE_INT64 dims: [ -1 ] allow_ragged_batch: true } ]",
+                     "input.allow_ragged_batch: input \"z\" allows ragged batching, which needs max_batch_size > 0"},
         invalid_case{"dynamic_batching_without_batching", backend_line + "dynamic_batching { }\n" + io,
                      "dynamic_batching: requires max_batch_size > 0"},
         invalid_case{"preferred_batch_size_too_large",

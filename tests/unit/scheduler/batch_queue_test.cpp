@@ -420,6 +420,41 @@ TEST(batch_queue, shapes_that_cannot_share_a_batch_are_batched_apart) {
   EXPECT_EQ(ids(queue.poll(t0, true).batch), (std::vector<std::string>{"wide"}));
 }
 
+TEST(batch_queue, a_ragged_input_does_not_split_groups_by_its_other_dims) {
+  auto options = batching(8, 0us);
+  options.ragged_inputs = {"INPUT0"};
+  batch_queue queue(options);
+  auto short1 = make_request("short", t0, 1, 4);
+  auto long1 = make_request("long", t0, 1, 9);
+  auto two_rows = make_request("two_rows", t0, 2, 7);
+  ASSERT_FALSE(queue.push(short1.request, t0));
+  ASSERT_FALSE(queue.push(long1.request, t0));
+  ASSERT_FALSE(queue.push(two_rows.request, t0));
+  EXPECT_EQ(ids(queue.poll(t0, true).batch), (std::vector<std::string>{"short", "long", "two_rows"}));
+}
+
+TEST(batch_queue, a_ragged_input_still_keeps_apart_ranks_types_and_other_inputs) {
+  auto options = batching(8, 0us);
+  options.ragged_inputs = {"INPUT0"};
+  batch_queue queue(options);
+  auto plain = make_request("plain", t0, 1, 4);
+  auto rank3 = make_request("rank3", t0);
+  rank3.request->inputs[0] = testing::fp32_tensor("INPUT0", {1, 2, 2}, 0.0f);
+  auto with_fixed = make_request("with_fixed", t0, 1, 5);
+  with_fixed.request->inputs.push_back(testing::fp32_tensor("FIXED", {1, 3}, 0.0f));
+  auto with_other_fixed = make_request("with_other_fixed", t0, 1, 6);
+  with_other_fixed.request->inputs.push_back(testing::fp32_tensor("FIXED", {1, 4}, 0.0f));
+  auto plain2 = make_request("plain2", t0, 1, 8);
+  for (auto* made : {&plain, &rank3, &with_fixed, &with_other_fixed, &plain2}) {
+    ASSERT_FALSE(queue.push(made->request, t0));
+  }
+  EXPECT_EQ(ids(queue.poll(t0, true).batch), (std::vector<std::string>{"plain", "plain2"}));
+  EXPECT_EQ(ids(queue.poll(t0, true).batch), (std::vector<std::string>{"rank3"}));
+  // FIXED is not ragged: its width still keeps requests apart.
+  EXPECT_EQ(ids(queue.poll(t0, true).batch), (std::vector<std::string>{"with_fixed"}));
+  EXPECT_EQ(ids(queue.poll(t0, true).batch), (std::vector<std::string>{"with_other_fixed"}));
+}
+
 TEST(execution_time_model, estimates_from_nearest_measured_size) {
   execution_time_model model;
   EXPECT_EQ(model.estimate(4), clock::duration::zero());
