@@ -24,8 +24,8 @@ import threading
 import time
 from pathlib import Path
 
-import gevent.ssl
 import numpy as np
+import requests
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 
@@ -95,7 +95,7 @@ def main() -> None:
         tmp = Path(tmp)
         make_certificates(tmp)
         repository = tmp / "models"
-        write_model(repository, "identity", identity_config("identity", max_batch_size=0))
+        write_model(repository, "identity", identity_config("identity"))
         tls_args = ["--tls-cert-file", str(tmp / "server.pem"), "--tls-key-file", str(tmp / "server.key")]
         plain = launch_surge(repository, tmp / "plain")
         secure = launch_surge(repository, tmp / "tls", tls_args)
@@ -107,28 +107,39 @@ def main() -> None:
                   f"{ssl.OPENSSL_VERSION}; {args.requests} requests, {args.threads} client threads")
             print("protocol        payload    req/s   p50 ms   p99 ms   server CPU us/req")
             for elements, label in ((16, "64 B"), (262144, "1 MiB")):
-                data = np.ones((elements,), np.float32)
+                data = np.ones((1, elements), np.float32)
 
                 def grpc_infer(client):
-                    tensor = grpcclient.InferInput("INPUT0", [elements], "FP32")
+                    tensor = grpcclient.InferInput("INPUT0", [1, elements], "FP32")
                     tensor.set_data_from_numpy(data)
                     client.infer("identity", [tensor])
 
-                def http_infer(client):
-                    tensor = httpclient.InferInput("INPUT0", [elements], "FP32")
-                    tensor.set_data_from_numpy(data, binary_data=True)
-                    client.infer("identity", [tensor])
+                # tritonclient.http runs on gevent, which does not take OS
+                # threads: the same binary request through requests instead.
+                tensor = httpclient.InferInput("INPUT0", [1, elements], "FP32")
+                tensor.set_data_from_numpy(data, binary_data=True)
+                body, json_size = httpclient.InferenceServerClient.generate_request_body([tensor])
+                headers = {"Inference-Header-Content-Length": str(json_size),
+                           "Content-Type": "application/octet-stream"}
+
+                def http_session(base: str, verify=True):
+                    session = requests.Session()
+                    session.trust_env = False  # REQUESTS_CA_BUNDLE would override verify
+                    session.verify = verify
+                    session.base = base  # type: ignore[attr-defined]
+                    return session
+
+                def http_infer(session):
+                    response = session.post(f"{session.base}/v2/models/identity/infer", data=body, headers=headers)
+                    assert response.status_code == 200, response.text[:200]
 
                 cases = [
                     ("grpc", plain, lambda: grpcclient.InferenceServerClient(f"127.0.0.1:{plain.grpc_port}"),
                      grpc_infer),
                     ("grpc+tls", secure, lambda: grpcclient.InferenceServerClient(
                         f"localhost:{secure.grpc_port}", ssl=True, root_certificates=ca), grpc_infer),
-                    ("http", plain, lambda: httpclient.InferenceServerClient(f"127.0.0.1:{plain.http_port}"),
-                     http_infer),
-                    ("https", secure, lambda: httpclient.InferenceServerClient(
-                        f"localhost:{secure.http_port}", ssl=True,
-                        ssl_context_factory=lambda: gevent.ssl.create_default_context(cafile=ca)), http_infer),
+                    ("http", plain, lambda: http_session(f"http://127.0.0.1:{plain.http_port}"), http_infer),
+                    ("https", secure, lambda: http_session(f"https://localhost:{secure.http_port}", ca), http_infer),
                 ]
                 for name, server, make_client, infer in cases:
                     rate, p50, p99, cpu = run(make_client, infer, args.requests, args.threads, server.process.pid)
