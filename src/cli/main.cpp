@@ -29,6 +29,8 @@
 #include "frontends/http/prefix_router.hpp"
 #include "frontends/openai/openai_codec.hpp"
 #include "frontends/openai/openai_handler.hpp"
+#include "frontends/tls/tls_credentials.hpp"
+#include "frontends/tls/tls_reloader.hpp"
 #include "metrics/registry.hpp"
 #include "pool/remote_models.hpp"
 #include "router/loaders/generation_loader.hpp"
@@ -62,6 +64,7 @@ struct serve_options {
   unsigned drain_timeout_seconds{30};
   std::string redis_url;  // empty: worker-pool models need local_workers
   std::string api_key_file;  // empty: keys only from SURGE_API_KEYS, if set
+  surge::tls::tls_files tls;  // no certificate: plain HTTP and gRPC
 };
 
 // The API keys of --api-key-file and of SURGE_API_KEYS ("k1,metrics k2");
@@ -103,6 +106,23 @@ int serve(const serve_options& options) {
     return 2;
   }
   const auto api_keys = std::get<surge::auth::api_keys>(std::move(loaded_keys));
+  // One context per protocol (ALPN differs), from the same files.
+  std::unique_ptr<surge::tls::tls_credentials> http_tls;
+  std::unique_ptr<surge::tls::tls_credentials> grpc_tls;
+  if (auto failure = surge::tls::check_flags(options.tls)) {
+    std::cerr << "surge: " << failure->message << std::endl;
+    return 2;
+  }
+  if (options.tls.enabled()) {
+    for (auto [credentials, alpn] : {std::pair{&http_tls, "http/1.1"}, std::pair{&grpc_tls, "h2"}}) {
+      auto loaded = surge::tls::tls_credentials::load(options.tls, alpn);
+      if (auto* failure = std::get_if<surge::error>(&loaded)) {
+        std::cerr << "surge: " << failure->message << std::endl;
+        return 2;
+      }
+      *credentials = std::get<std::unique_ptr<surge::tls::tls_credentials>>(std::move(loaded));
+    }
+  }
   asio::io_context io(static_cast<int>(options.threads));
   auto work = asio::make_work_guard(io);
   surge::metrics::registry metrics;
@@ -183,6 +203,13 @@ int serve(const serve_options& options) {
   grpc_limits.max_message_bytes = options.grpc_max_message_mib * 1024 * 1024;
   grpc_limits.max_connection_idle = std::chrono::seconds(options.idle_timeout_seconds);
   surge::grpc_frontend::grpc_server grpc(io, models, grpc_limits, api_keys);
+  surge::tls::tls_reloader tls_reloader(io, metrics);
+  if (http_tls) {
+    http.use_tls(*http_tls);
+    grpc.use_tls(*grpc_tls);
+    tls_reloader.add("inference", *http_tls);
+    tls_reloader.add("grpc", *grpc_tls);
+  }
   // Connection counts are read where they live, when /metrics is rendered.
   const auto connection_samples = [&](surge::metrics::sample_list& samples, auto value) {
     samples.push_back({{{"listener", "inference"}}, static_cast<double>(value(http.connections()))});
@@ -213,9 +240,14 @@ int serve(const serve_options& options) {
   }
   http.start();
   metrics_http.start();
+  if (http_tls) tls_reloader.start();  // SIGHUP reloads the TLS files; without TLS it keeps its default
   std::cout << "surge: http listening on " << options.host << ":" << http_port << "\n"
             << "surge: metrics listening on " << options.host << ":" << metrics_port << "\n"
             << "surge: grpc listening on " << options.host << ":" << grpc_port << std::endl;
+  if (http_tls) {
+    std::cout << "surge: TLS on the http and grpc ports"
+              << (options.tls.client_ca_file.empty() ? "" : ", client certificates required") << std::endl;
+  }
   kserve.set_ready(true);
   grpc.set_ready(true);
   std::cout << "surge: ready" << std::endl;
@@ -240,6 +272,7 @@ int serve(const serve_options& options) {
       asio::detached);
   drained.get_future().wait();
 
+  tls_reloader.stop();
   remote.stop();
   // gRPC's shutdown cancels the calls the drain left (open streams, requests
   // past the drain timeout) and returns once each has finished; the models
@@ -321,6 +354,14 @@ int main(int argc, char** argv) {
                             "API keys, one a line: '<key>' (every group) or '<group> <key>' (inference, "
                             "management, metrics); SURGE_API_KEYS adds keys in the same form, ','-separated")
       ->envname("SURGE_API_KEY_FILE");
+  serve_command->add_option("--tls-cert-file", options.tls.cert_file,
+                            "PEM certificate (then its chain) for TLS on the HTTP and gRPC ports; SIGHUP reloads it")
+      ->envname("SURGE_TLS_CERT_FILE");
+  serve_command->add_option("--tls-key-file", options.tls.key_file, "PEM private key of --tls-cert-file")
+      ->envname("SURGE_TLS_KEY_FILE");
+  serve_command->add_option("--tls-client-ca-file", options.tls.client_ca_file,
+                            "PEM CA certificates: clients must present a certificate they signed (mutual TLS)")
+      ->envname("SURGE_TLS_CLIENT_CA_FILE");
 
   surge::bench::bench_arguments bench_arguments;
   auto* bench_command = surge::bench::add_bench_command(app, bench_arguments);

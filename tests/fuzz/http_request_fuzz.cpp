@@ -61,6 +61,7 @@ struct server {
   // Lent to handlers; only the infer and generate routes of a served model
   // touch it, and no model is served.
   asio::ip::tcp::socket socket;
+  http::connection_stream lent{socket};
 };
 
 server& the_server() {
@@ -94,7 +95,7 @@ void route(server& s, http::request_message& request) {
   std::optional<http::handler_result> result;
   std::exception_ptr thrown;
   asio::co_spawn(
-      s.io, [&]() -> asio::awaitable<void> { result.emplace(co_await s.routes.handle(request, s.socket)); },
+      s.io, [&]() -> asio::awaitable<void> { result.emplace(co_await s.routes.handle(request, s.lent)); },
       [&](std::exception_ptr e) { thrown = e; });
   s.io.restart();
   s.io.run();

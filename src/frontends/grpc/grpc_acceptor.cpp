@@ -15,6 +15,8 @@
 #include <stdexcept>
 
 #include "frontends/accept_backoff.hpp"
+#include "frontends/grpc/tls_relay.hpp"
+#include "frontends/tls/tls_credentials.hpp"
 
 namespace surge::grpc_frontend {
 
@@ -62,7 +64,9 @@ asio::awaitable<void> grpc_acceptor::accept_loop() {
   using asio::use_awaitable;
   accept_backoff backoff;
   for (;;) {
-    auto [ec, socket] = co_await acceptor_.async_accept(io_, as_tuple(use_awaitable));
+    // A TLS connection's relay runs on a strand of its own.
+    const auto executor = tls_ ? asio::any_io_executor(asio::make_strand(io_)) : asio::any_io_executor(io_.get_executor());
+    auto [ec, socket] = co_await acceptor_.async_accept(executor, as_tuple(use_awaitable));
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
       const bool out_of_resources = ec == boost::system::errc::too_many_files_open ||
@@ -80,19 +84,28 @@ asio::awaitable<void> grpc_acceptor::accept_loop() {
     backoff.reset();
     boost::system::error_code option_ec;
     socket.set_option(tcp::no_delay(true), option_ec);
+    if (tls_) {
+      asio::co_spawn(executor,
+                     relay_tls(std::move(socket), tls_->current(), handshake_timeout_,
+                               [this](int fd) { return hand_over(fd); }),
+                     asio::detached);
+      continue;
+    }
     socket.non_blocking(true, option_ec);
     if (option_ec) continue;
     // From here the descriptor is gRPC's, which closes it when the
     // connection ends.
     const int fd = socket.release(option_ec);
     if (option_ec) continue;
-    std::lock_guard lock(mutex_);
-    if (server_) {
-      grpc::AddInsecureChannelFromFd(server_, fd);
-    } else {
-      ::close(fd);
-    }
+    if (!hand_over(fd)) ::close(fd);
   }
+}
+
+bool grpc_acceptor::hand_over(int fd) {
+  std::lock_guard lock(mutex_);
+  if (!server_) return false;
+  grpc::AddInsecureChannelFromFd(server_, fd);
+  return true;
 }
 
 }  // namespace surge::grpc_frontend

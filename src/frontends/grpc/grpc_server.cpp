@@ -62,6 +62,10 @@ std::uint16_t grpc_server::start(const std::string& host, std::uint16_t port) {
   return bound_port;
 }
 
+void grpc_server::use_tls(const tls::tls_credentials& credentials) {
+  acceptor_->use_tls(credentials, limits_.handshake_timeout);
+}
+
 void grpc_server::set_ready(bool ready) { service_->set_ready(ready); }
 
 void grpc_server::stop_admitting() { gate_->start_draining(); }

@@ -15,6 +15,10 @@ namespace grpc {
 class Server;
 }
 
+namespace surge::tls {
+class tls_credentials;
+}
+
 namespace surge::grpc_frontend {
 
 class grpc_acceptor;
@@ -47,6 +51,8 @@ class grpc_server {
   // Binds and starts serving; port 0 picks a free one. Returns the bound
   // port; throws std::runtime_error when the address cannot be bound.
   std::uint16_t start(const std::string& host, std::uint16_t port);
+  // Serves TLS with `credentials` (reloaded in place); call before start().
+  void use_tls(const tls::tls_credentials& credentials);
 
   void set_ready(bool ready);
   void stop_admitting();

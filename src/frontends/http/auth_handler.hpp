@@ -24,7 +24,7 @@ class auth_handler final : public request_handler {
   auth_handler(request_handler& inner, const auth::api_keys& keys, group_of_target group_of, error_body body = {});
 
   header_verdict screen(const request_header& header) override;
-  asio::awaitable<handler_result> handle(request_message& request, connection_socket& stream) override {
+  asio::awaitable<handler_result> handle(request_message& request, connection_stream& stream) override {
     co_return co_await inner_.handle(request, stream);
   }
 

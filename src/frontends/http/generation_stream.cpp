@@ -68,7 +68,7 @@ asio::awaitable<void> generation_stream_sink::wait() {
   co_await wake_.async_wait(as_tuple(use_awaitable));
 }
 
-asio::awaitable<generation_outcome> run_generation(connection_socket& stream, model_version& model,
+asio::awaitable<generation_outcome> run_generation(connection_stream& stream, model_version& model,
                                                    request_ptr request, chunk_writer on_chunks) {
   using namespace asio::experimental::awaitable_operators;
   auto sink = std::make_shared<generation_stream_sink>(co_await asio::this_coro::executor);

@@ -56,7 +56,7 @@ using chunk_writer = std::function<asio::awaitable<bool>(std::vector<generation_
 // Submits a generation request and feeds its chunks to `on_chunks` as they
 // come, watching the socket meanwhile: a client that leaves cancels the
 // request, which the sequence scheduler retires within one decode step.
-asio::awaitable<generation_outcome> run_generation(connection_socket& stream, model_version& model,
+asio::awaitable<generation_outcome> run_generation(connection_stream& stream, model_version& model,
                                                    request_ptr request, chunk_writer on_chunks);
 
 }  // namespace surge::http

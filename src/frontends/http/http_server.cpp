@@ -11,6 +11,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <sys/socket.h>
 
@@ -18,6 +19,7 @@
 
 #include "frontends/accept_backoff.hpp"
 #include "frontends/http/request_checks.hpp"
+#include "frontends/tls/tls_credentials.hpp"
 #include "wire/kserve_request.hpp"
 #include "wire/kserve_response.hpp"
 
@@ -68,7 +70,8 @@ response_message failure_response(const error& failure, std::string json_body, u
   return response;
 }
 
-asio::awaitable<bool> client_left(connection_socket& stream) {
+asio::awaitable<bool> client_left(connection_stream& lent) {
+  auto& stream = lent.socket();
   for (;;) {
     auto [ec] = co_await stream.async_wait(tcp::socket::wait_read, as_tuple(use_awaitable));
     if (ec == asio::error::operation_aborted) co_return false;
@@ -262,7 +265,33 @@ asio::awaitable<void> http_server::accept_loop() {
 }
 
 asio::awaitable<void> http_server::session(std::shared_ptr<connection> conn) {
-  auto& stream = conn->socket;
+  if (!tls_) {
+    connection_stream lent(conn->socket);
+    co_await serve_requests(*conn, conn->socket, lent);
+  } else {
+    // The handshake is bounded like a request and the connection counts
+    // against the limits meanwhile. A client that speaks plain HTTP fails it
+    // at its first bytes and is closed.
+    const auto context = tls_->current();
+    tls_stream stream(conn->socket, *context);
+    conn->expires_after(limits_.tls_handshake_timeout);
+    auto [handshake_ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, as_tuple(use_awaitable));
+    if (!handshake_ec) {
+      connection_stream lent(conn->socket, stream);
+      co_await serve_requests(*conn, stream, lent);
+    }
+  }
+  boost::system::error_code ignored;
+  conn->socket.shutdown(tcp::socket::shutdown_send, ignored);
+  conn->closed = true;
+  conn->timer.cancel();
+  connection_closed(conn->id);
+}
+
+template <typename Stream>
+asio::awaitable<void> http_server::serve_requests(connection& connection_state, Stream& stream,
+                                                  connection_stream& lent) {
+  auto* conn = &connection_state;
   beast::flat_buffer buffer;
   for (;;) {
     http::request_parser<http::string_body> parser;
@@ -338,7 +367,7 @@ asio::awaitable<void> http_server::session(std::shared_ptr<connection> conn) {
       response = error_response(http::status::service_unavailable, "server is shutting down", request.version(), false);
     } else {
       conn->expires_never();  // a queued request may wait as long as its own timeout allows
-      auto result = co_await handler_.handle(request, stream);
+      auto result = co_await handler_.handle(request, lent);
       if (result.streamed) {
         leave();
         if (!result.keep_alive || !request.keep_alive() || draining_.load()) break;
@@ -357,11 +386,6 @@ asio::awaitable<void> http_server::session(std::shared_ptr<connection> conn) {
     leave();
     if (write_ec || !keep_alive) break;
   }
-  boost::system::error_code ignored;
-  stream.shutdown(tcp::socket::shutdown_send, ignored);
-  conn->closed = true;
-  conn->timer.cancel();
-  connection_closed(conn->id);
 }
 
 }  // namespace surge::http

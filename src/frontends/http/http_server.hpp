@@ -17,12 +17,16 @@
 
 #include "core/status.hpp"
 #include "frontends/http/connection_limiter.hpp"
+#include "frontends/http/connection_stream.hpp"
+
+namespace surge::tls {
+class tls_credentials;
+}
 
 namespace surge::http {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
-using connection_socket = asio::ip::tcp::socket;
 using request_message = beast::http::request<beast::http::string_body>;
 using response_message = beast::http::response<beast::http::string_body>;
 using request_header = beast::http::request_header<>;
@@ -33,6 +37,7 @@ struct server_limits {
   std::size_t body_limit_bytes{64 * 1024 * 1024};
   std::chrono::seconds idle_timeout{60};   // a keep-alive connection with no request closes after this
   std::chrono::seconds io_timeout{30};     // reading one request or writing one response
+  std::chrono::seconds tls_handshake_timeout{10};  // accept to finished TLS handshake (TLS listeners only)
   connection_limits connections;           // open connections; see connection_limiter
 };
 
@@ -73,7 +78,7 @@ class request_handler {
  public:
   virtual ~request_handler() = default;
   virtual header_verdict screen(const request_header&) { return {}; }
-  virtual asio::awaitable<handler_result> handle(request_message& request, connection_socket& stream) = 0;
+  virtual asio::awaitable<handler_result> handle(request_message& request, connection_stream& stream) = 0;
 };
 
 // HTTP/1.1 with keep-alive: one coroutine per connection, each on its own
@@ -88,6 +93,9 @@ class http_server {
 
   // Binds and listens; port 0 picks a free one. Returns the bound port.
   std::uint16_t listen(const std::string& host, std::uint16_t port);
+  // Serves HTTPS: each new connection handshakes with `credentials.current()`.
+  // Call before start(); `credentials` outlive the server.
+  void use_tls(const tls::tls_credentials& credentials) { tls_ = &credentials; }
   void start();
 
   // Stops accepting; new requests on open connections get 503 and a close.
@@ -104,12 +112,16 @@ class http_server {
   void connection_closed(connection_limiter::connection_id id);
   struct connection;
   asio::awaitable<void> session(std::shared_ptr<connection> conn);
+  // The requests of one connection, over its plain socket or its TLS stream.
+  template <typename Stream>
+  asio::awaitable<void> serve_requests(connection& conn, Stream& stream, connection_stream& lent);
   static asio::awaitable<void> watchdog(std::shared_ptr<connection> conn);
   void leave();
 
   asio::io_context& io_;
   request_handler& handler_;
   server_limits limits_;
+  const tls::tls_credentials* tls_{nullptr};  // null: plain HTTP
   connection_limiter limiter_;
   asio::strand<asio::io_context::executor_type> accept_strand_;
   asio::ip::tcp::acceptor acceptor_;   // on accept_strand_
@@ -131,7 +143,8 @@ beast::http::status status_for(error_code code);
 // object), and Retry-After when the failure carries one.
 response_message failure_response(const error& failure, std::string json_body, unsigned version);
 // True when the peer closed its end; false when it sent more bytes (a
-// pipelined request), which only means we cannot watch any longer.
-asio::awaitable<bool> client_left(connection_socket& stream);
+// pipelined request, or a TLS alert), which only means we cannot watch any
+// longer. It watches the socket under TLS too.
+asio::awaitable<bool> client_left(connection_stream& stream);
 
 }  // namespace surge::http

@@ -47,7 +47,7 @@ response_message failure(const error& e, unsigned version) {
 
 }  // namespace
 
-asio::awaitable<handler_result> kserve_generate(request_message& request, connection_socket& stream,
+asio::awaitable<handler_result> kserve_generate(request_message& request, connection_stream& stream,
                                                 std::shared_ptr<model_version> model, bool streaming) {
   const auto version = request.version();
   const auto bad = [&](std::string message) {

@@ -13,7 +13,7 @@ namespace surge::http {
 //   POST /v2/models/{m}/generate_stream  the same, answered as Server-Sent
 //     Events, one {"model_name", "model_version", "text_output"} per chunk.
 // Sampling parameters may sit in "parameters" or at the top level.
-asio::awaitable<handler_result> kserve_generate(request_message& request, connection_socket& stream,
+asio::awaitable<handler_result> kserve_generate(request_message& request, connection_stream& stream,
                                                 std::shared_ptr<model_version> model, bool streaming);
 
 }  // namespace surge::http

@@ -195,7 +195,7 @@ void write_model_statistics(json_writer& w, const model_version& model) {
 
 }  // namespace
 
-asio::awaitable<handler_result> kserve_handler::handle(request_message& request, connection_socket& stream) {
+asio::awaitable<handler_result> kserve_handler::handle(request_message& request, connection_stream& stream) {
   const auto parts = split_path(request.target());
   const auto method = request.method();
   const auto version = request.version();
@@ -347,7 +347,7 @@ asio::awaitable<handler_result> kserve_handler::handle(request_message& request,
 }
 
 asio::awaitable<std::optional<response_message>> kserve_handler::infer(request_message& request,
-                                                                      connection_socket& stream,
+                                                                      connection_stream& stream,
                                                                       std::shared_ptr<model_version> model) {
   std::optional<std::size_t> json_length;
   if (auto header = request.find("Inference-Header-Content-Length"); header != request.end()) {

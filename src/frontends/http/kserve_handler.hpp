@@ -11,13 +11,13 @@ class kserve_handler final : public request_handler {
  public:
   explicit kserve_handler(const model_registry& models) : models_(models) {}
 
-  asio::awaitable<handler_result> handle(request_message& request, connection_socket& stream) override;
+  asio::awaitable<handler_result> handle(request_message& request, connection_stream& stream) override;
 
   // Flips /v2/health/ready; false before models load and while draining.
   void set_ready(bool ready) { ready_.store(ready); }
 
  private:
-  asio::awaitable<std::optional<response_message>> infer(request_message& request, connection_socket& stream,
+  asio::awaitable<std::optional<response_message>> infer(request_message& request, connection_stream& stream,
                                                          std::shared_ptr<model_version> model);
 
   const model_registry& models_;

@@ -5,7 +5,7 @@
 namespace surge::http {
 
 asio::awaitable<handler_result> metrics_handler::handle(request_message& request,
-                                                                        connection_socket&) {
+                                                                        connection_stream&) {
   namespace http = beast::http;
   const auto target = request.target();
   if (target != "/metrics" && !target.starts_with("/metrics?")) {

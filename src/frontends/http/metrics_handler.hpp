@@ -11,7 +11,7 @@ class metrics_handler final : public request_handler {
   explicit metrics_handler(const metrics::registry& registry) : registry_(registry) {}
 
   asio::awaitable<handler_result> handle(request_message& request,
-                                                          connection_socket& stream) override;
+                                                          connection_stream& stream) override;
 
  private:
   const metrics::registry& registry_;

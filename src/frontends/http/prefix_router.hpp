@@ -17,7 +17,7 @@ class prefix_router final : public request_handler {
 
   header_verdict screen(const request_header& header) override { return route(header.target()).screen(header); }
 
-  asio::awaitable<handler_result> handle(request_message& request, connection_socket& stream) override {
+  asio::awaitable<handler_result> handle(request_message& request, connection_stream& stream) override {
     co_return co_await route(request.target()).handle(request, stream);
   }
 

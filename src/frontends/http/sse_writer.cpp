@@ -12,7 +12,7 @@ namespace surge::http {
 using asio::as_tuple;
 using asio::use_awaitable;
 
-sse_writer::sse_writer(connection_socket& stream, unsigned http_version, std::chrono::seconds write_timeout)
+sse_writer::sse_writer(connection_stream& stream, unsigned http_version, std::chrono::seconds write_timeout)
     : stream_(stream), chunked_(http_version >= 11), write_timeout_(write_timeout) {}
 
 asio::awaitable<bool> sse_writer::write(std::string data) {

@@ -12,7 +12,7 @@ namespace surge::http {
 // deadline so a client that stops reading cannot hold a connection forever.
 class sse_writer {
  public:
-  sse_writer(connection_socket& stream, unsigned http_version, std::chrono::seconds write_timeout = std::chrono::seconds{30});
+  sse_writer(connection_stream& stream, unsigned http_version, std::chrono::seconds write_timeout = std::chrono::seconds{30});
 
   // Each returns false when the client is gone (or too slow); stop writing then.
   asio::awaitable<bool> start();
@@ -27,7 +27,7 @@ class sse_writer {
  private:
   asio::awaitable<bool> write(std::string data);
 
-  connection_socket& stream_;
+  connection_stream& stream_;
   bool chunked_;
   std::chrono::seconds write_timeout_;
   std::string pending_;

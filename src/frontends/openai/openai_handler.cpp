@@ -85,7 +85,7 @@ http::header_verdict openai_handler::screen(const http::request_header& header) 
   return verdict;
 }
 
-asio::awaitable<handler_result> openai_handler::handle(http::request_message& request, http::connection_socket& stream) {
+asio::awaitable<handler_result> openai_handler::handle(http::request_message& request, http::connection_stream& stream) {
   std::string_view target = request.target();
   if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
   const auto version = request.version();
@@ -122,7 +122,7 @@ asio::awaitable<handler_result> openai_handler::handle(http::request_message& re
 }
 
 asio::awaitable<handler_result> openai_handler::complete(http::request_message& request,
-                                                        http::connection_socket& stream, bool chat) {
+                                                        http::connection_stream& stream, bool chat) {
   const auto version = request.version();
   auto parsed = parse_request(chat ? endpoint::chat_completions : endpoint::completions, request.body());
   if (auto* problem = std::get_if<request_error>(&parsed)) {

@@ -22,11 +22,11 @@ class openai_handler final : public http::request_handler {
   // is read.
   http::header_verdict screen(const http::request_header& header) override;
   boost::asio::awaitable<http::handler_result> handle(http::request_message& request,
-                                                      http::connection_socket& stream) override;
+                                                      http::connection_stream& stream) override;
 
  private:
   boost::asio::awaitable<http::handler_result> complete(http::request_message& request,
-                                                        http::connection_socket& stream, bool chat);
+                                                        http::connection_stream& stream, bool chat);
   std::string next_id(bool chat);
 
   const model_registry& models_;

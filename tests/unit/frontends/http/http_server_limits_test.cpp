@@ -29,7 +29,7 @@ using tcp = asio::ip::tcp;
 // releases it.
 class holding_handler final : public request_handler {
  public:
-  asio::awaitable<handler_result> handle(request_message& request, connection_socket&) override {
+  asio::awaitable<handler_result> handle(request_message& request, connection_stream&) override {
     if (request.target() == "/hold") {
       asio::steady_timer timer(co_await asio::this_coro::executor, asio::steady_timer::time_point::max());
       {
