@@ -356,15 +356,16 @@ int main(int argc, char** argv) {
                             "ADDRESS:PORT image URLs may reach although private or local (repeatable)")
       ->envname("SURGE_FETCH_ALLOW");
   serve_command->add_option("--fetch-max-concurrency", options.fetch_max_concurrency, "Image downloads at once")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->envname("SURGE_FETCH_MAX_CONCURRENCY")->check(CLI::PositiveNumber)->capture_default_str();
   serve_command->add_option("--fetch-max-per-host", options.fetch_max_per_host, "Image downloads at once per host")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->envname("SURGE_FETCH_MAX_PER_HOST")->check(CLI::PositiveNumber)->capture_default_str();
   serve_command->add_option("--fetch-timeout-ms", options.fetch_timeout_ms, "Time for one image download")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->envname("SURGE_FETCH_TIMEOUT_MS")->check(CLI::PositiveNumber)->capture_default_str();
   serve_command->add_option("--fetch-max-body-mib", options.fetch_max_body_mib, "Largest image download")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->envname("SURGE_FETCH_MAX_BODY_MIB")->check(CLI::PositiveNumber)->capture_default_str();
   serve_command->add_option("--image-threads", options.image_threads,
                             "Threads decoding and resizing images (0: one per hardware thread)")
+      ->envname("SURGE_IMAGE_THREADS")
       ->capture_default_str();
   serve_command->add_option("--api-key-file", options.api_key_file,
                             "API keys, one a line: '<key>' (every group) or '<group> <key>' (inference, "
