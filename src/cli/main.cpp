@@ -27,6 +27,7 @@
 #include "frontends/http/kserve_handler.hpp"
 #include "frontends/http/metrics_handler.hpp"
 #include "frontends/http/prefix_router.hpp"
+#include "frontends/images/images_handler.hpp"
 #include "frontends/openai/openai_codec.hpp"
 #include "frontends/openai/openai_handler.hpp"
 #include "frontends/tls/tls_credentials.hpp"
@@ -65,7 +66,32 @@ struct serve_options {
   std::string redis_url;  // empty: worker-pool models need local_workers
   std::string api_key_file;  // empty: keys only from SURGE_API_KEYS, if set
   surge::tls::tls_files tls;  // no certificate: plain HTTP and gRPC
+  // POST /v1/images/preprocess: its downloads (--fetch-*) and CPU pool.
+  std::vector<std::string> fetch_allow;  // ADDRESS:PORT connected to although private or local
+  std::size_t fetch_max_concurrency{64};
+  std::size_t fetch_max_per_host{8};
+  unsigned fetch_timeout_ms{30000};
+  std::size_t fetch_max_body_mib{20};
+  unsigned image_threads{0};  // 0: one per hardware thread
 };
+
+// The images endpoint's options from the --fetch-* and --image-* flags, or
+// the message naming the bad --fetch-allow entry.
+std::variant<surge::images::images_options, std::string> images_options_of(const serve_options& options) {
+  surge::images::images_options images;
+  for (const auto& entry : options.fetch_allow) {
+    auto parsed = surge::fetch::parse_allowed_endpoint(entry);
+    if (auto* failure = std::get_if<std::string>(&parsed)) return "--fetch-allow: " + *failure;
+    images.fetch.allowed.push_back(std::get<surge::fetch::allowed_endpoint>(parsed));
+  }
+  images.fetch.max_concurrency = options.fetch_max_concurrency;
+  images.fetch.max_per_host = options.fetch_max_per_host;
+  images.fetch.total_timeout = std::chrono::milliseconds(options.fetch_timeout_ms);
+  images.fetch.connect_timeout = std::min(images.fetch.connect_timeout, images.fetch.total_timeout);
+  images.fetch.max_body_bytes = std::uint64_t{options.fetch_max_body_mib} << 20;
+  images.cpu_threads = options.image_threads;
+  return images;
+}
 
 // The API keys of --api-key-file and of SURGE_API_KEYS ("k1,metrics k2");
 // none: every endpoint is open.
@@ -122,6 +148,11 @@ int serve(const serve_options& options) {
       }
       *credentials = std::get<std::unique_ptr<surge::tls::tls_credentials>>(std::move(loaded));
     }
+  }
+  auto images_options = images_options_of(options);
+  if (auto* failure = std::get_if<std::string>(&images_options)) {
+    std::cerr << "surge: " << *failure << std::endl;
+    return 2;
   }
   asio::io_context io(static_cast<int>(options.threads));
   auto work = asio::make_work_guard(io);
@@ -192,7 +223,11 @@ int serve(const serve_options& options) {
       [](std::string_view message) {
         return surge::openai::error_json(message, "invalid_request_error", "", "invalid_api_key");
       });
+  surge::images::images_handler images(std::get<surge::images::images_options>(std::move(images_options)));
+  surge::http::auth_handler guarded_images(images, api_keys,
+                                           [](std::string_view) { return std::optional(endpoint_group::inference); });
   surge::http::prefix_router routes(guarded_kserve);
+  routes.add("/v1/images/", guarded_images);  // first: the router takes the first prefix that matches
   routes.add("/v1/", guarded_openai);
   surge::http::metrics_handler metrics_endpoint(metrics);
   surge::http::auth_handler guarded_metrics(metrics_endpoint, api_keys,
@@ -350,6 +385,21 @@ int main(int argc, char** argv) {
   serve_command->add_option("--redis", options.redis_url,
                             "redis://host:port[/db] where worker-pool models' workers read their requests")
       ->envname("SURGE_REDIS");
+  serve_command->add_option("--fetch-allow", options.fetch_allow,
+                            "ADDRESS:PORT image URLs may reach although private or local (repeatable)")
+      ->envname("SURGE_FETCH_ALLOW");
+  serve_command->add_option("--fetch-max-concurrency", options.fetch_max_concurrency, "Image downloads at once")
+      ->envname("SURGE_FETCH_MAX_CONCURRENCY")->check(CLI::PositiveNumber)->capture_default_str();
+  serve_command->add_option("--fetch-max-per-host", options.fetch_max_per_host, "Image downloads at once per host")
+      ->envname("SURGE_FETCH_MAX_PER_HOST")->check(CLI::PositiveNumber)->capture_default_str();
+  serve_command->add_option("--fetch-timeout-ms", options.fetch_timeout_ms, "Time for one image download")
+      ->envname("SURGE_FETCH_TIMEOUT_MS")->check(CLI::PositiveNumber)->capture_default_str();
+  serve_command->add_option("--fetch-max-body-mib", options.fetch_max_body_mib, "Largest image download")
+      ->envname("SURGE_FETCH_MAX_BODY_MIB")->check(CLI::PositiveNumber)->capture_default_str();
+  serve_command->add_option("--image-threads", options.image_threads,
+                            "Threads decoding and resizing images (0: one per hardware thread)")
+      ->envname("SURGE_IMAGE_THREADS")
+      ->capture_default_str();
   serve_command->add_option("--api-key-file", options.api_key_file,
                             "API keys, one a line: '<key>' (every group) or '<group> <key>' (inference, "
                             "management, metrics); SURGE_API_KEYS adds keys in the same form, ','-separated")
