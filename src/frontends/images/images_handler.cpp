@@ -48,7 +48,7 @@ images_handler::images_handler(images_options options)
 images_handler::~images_handler() { pool_.join(); }
 
 asio::awaitable<http::handler_result> images_handler::handle(http::request_message& request,
-                                                             http::connection_socket&) {
+                                                             http::connection_stream&) {
   std::string_view path = request.target();
   if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
   if (path != endpoint_path) {

@@ -25,7 +25,7 @@ class images_handler final : public http::request_handler {
   ~images_handler() override;
 
   http::asio::awaitable<http::handler_result> handle(http::request_message& request,
-                                                     http::connection_socket& stream) override;
+                                                     http::connection_stream& stream) override;
 
  private:
   http::asio::awaitable<http::handler_result> preprocess(http::request_message& request);

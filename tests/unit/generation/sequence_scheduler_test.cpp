@@ -564,7 +564,8 @@ TEST(sequence_scheduler, deadline_passed_while_running) {
   echo_scheduler s;
   s.control->hold();
   const auto arrival = clock::now();
-  const auto timeout = 50ms;
+  // Long enough that a loaded machine still reaches the first step before it.
+  const auto timeout = 300ms;
   auto a = s.submit("a", "abc", 50, 0, [&](inference_request& r) { r.timeout = timeout; r.arrival = arrival; });
   ASSERT_TRUE(s.control->wait_at_gate(1));
   // The step is held until the deadline is behind us.
