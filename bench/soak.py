@@ -90,7 +90,9 @@ def repository(directory: Path, demo: Path) -> Path:
         (repo / name).symlink_to(demo / name)
     write_model(repo, "identity", identity_config("identity", max_batch_size=8))
     write_model(repo, "echo", echo_lm_config("echo", max_running_sequences=8, default_max_tokens=16))
-    write_model(repo, "pool", pool_identity_config("pool", local_workers=2, max_batch_size=8))
+    # The documented heartbeat (1 s, three missed: not live), not the e2e tests' 100 ms.
+    write_model(repo, "pool", pool_identity_config("pool", local_workers=2, max_batch_size=8,
+                                                   heartbeat_ms=1000, claim_idle_ms=5000))
     # Offered more than it serves: one instance, 2 ms per request, a queue wait bound
     # shorter than what four waiting clients predict.
     write_model(repo, "bounded", "\n".join([
