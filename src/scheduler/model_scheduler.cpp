@@ -99,7 +99,9 @@ void model_scheduler::arm_timer(clock::time_point when) {
   timer_at_ = when;
   timer_.expires_at(when);
   timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-    if (ec) return;  // re-armed or stopped
+    // A wait that had already expired when check_drained cancelled it still
+    // runs, with success: the version it reports to may be gone by then.
+    if (ec || self->released_) return;  // re-armed, stopped or drained
     self->timer_at_.reset();
     self->run_policy();
   });
@@ -118,7 +120,7 @@ void model_scheduler::answer_queue() {
       }
     }
   }
-  metrics_.queue_depth.set(0);
+  if (!released_) metrics_.queue_depth.set(0);
 }
 
 void model_scheduler::check_drained() {
@@ -128,6 +130,7 @@ void model_scheduler::check_drained() {
   timer_.cancel();
   timer_at_.reset();
   drain_timer_.cancel();
+  released_ = true;
   auto drained = std::move(drained_);
   drained_ = nullptr;
   drained();
@@ -142,7 +145,7 @@ void model_scheduler::drain(clock::time_point deadline, std::function<void()> dr
     } else {
       self->drain_timer_.expires_at(deadline);
       self->drain_timer_.async_wait([self](boost::system::error_code ec) {
-        if (ec) return;  // drained before the deadline
+        if (ec || self->released_) return;  // drained before the deadline
         self->answer_queue();
         self->check_drained();
       });

@@ -59,6 +59,7 @@ class model_scheduler final : public request_scheduler, public std::enable_share
   model_statistics& statistics_;
   bool draining_{false};           // strand_ only
   std::function<void()> drained_;  // strand_ only; called and cleared once drained
+  bool released_{false};           // strand_ only; set once drained_ ran: metrics_ may be gone
   bool joined_{false};             // join()/stop() caller only
 };
 
