@@ -14,6 +14,7 @@ VENV_PYTHON := .venv/bin/python
 .PHONY: deps build models serve test unit unit-asan unit-tsan fuzz-build fuzz fuzz-short e2e deploy-check bench soak clean
 
 FUZZ_SECONDS ?= 600
+FUZZ_RUNS ?=
 FUZZ_SHORT_SECONDS ?= 10
 
 deps:
@@ -54,9 +55,10 @@ fuzz-build: deps
 	cmake --preset fuzz >/dev/null
 	cmake --build --preset fuzz -- -j$$(nproc)
 
-# Long runs: FUZZ_SECONDS per target (FUZZ_TARGETS: some of them).
+# Long runs: FUZZ_SECONDS per target (FUZZ_TARGETS: some of them; FUZZ_RUNS:
+# stop a target after that many executions).
 fuzz: fuzz-build
-	tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+	FUZZ_RUNS=$(FUZZ_RUNS) tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # The seeds, then a short run of every target, as part of make test.
 fuzz-short: fuzz-build

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "bench/bench_command.hpp"
+#include "core/heap_release.hpp"
 #include "ensemble/ensemble_loader.hpp"
 #include "frontends/auth_keys.hpp"
 #include "frontends/grpc/grpc_server.hpp"
@@ -63,6 +64,7 @@ struct serve_options {
   std::size_t max_connections_per_client{4096};  // 0: no per-address limit
   std::size_t metrics_max_connections{64};       // the metrics port's own, apart from the inference port's
   unsigned drain_timeout_seconds{30};
+  unsigned heap_release_ms{5000};  // 0: freed heap memory is kept by the allocator
   std::string redis_url;  // empty: worker-pool models need local_workers
   std::string api_key_file;  // empty: keys only from SURGE_API_KEYS, if set
   surge::tls::tls_files tls;  // no certificate: plain HTTP and gRPC
@@ -259,6 +261,17 @@ int serve(const serve_options& options) {
       [&](surge::metrics::sample_list& samples) {
         connection_samples(samples, [](const auto& limiter) { return limiter.evictions(); });
       });
+  // After a burst, what it freed goes back to the kernel (docs/overload.md).
+  std::unique_ptr<surge::heap_release> heap_release;
+  if (options.heap_release_ms > 0) {
+    heap_release = std::make_unique<surge::heap_release>(
+        surge::heap_release::options{std::chrono::milliseconds(options.heap_release_ms)});
+  }
+  const auto heap_free = metrics.add_gauge_collector(
+      "surge_heap_free_bytes", "Heap memory the allocator holds free (not yet returned to the kernel)",
+      [](surge::metrics::sample_list& samples) {
+        samples.push_back({{}, static_cast<double>(surge::heap_release::free_heap_bytes())});
+      });
   std::uint16_t http_port = 0;
   std::uint16_t metrics_port = 0;
   std::uint16_t grpc_port = 0;
@@ -380,6 +393,10 @@ int main(int argc, char** argv) {
   serve_command->add_option("--drain-timeout", options.drain_timeout_seconds,
                             "Seconds to wait for requests in flight at shutdown")
       ->envname("SURGE_DRAIN_TIMEOUT")
+      ->capture_default_str();
+  serve_command->add_option("--heap-release-ms", options.heap_release_ms,
+                            "How often freed heap memory is handed back to the kernel (0: never)")
+      ->envname("SURGE_HEAP_RELEASE_MS")
       ->capture_default_str();
 
   serve_command->add_option("--redis", options.redis_url,

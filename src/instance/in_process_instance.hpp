@@ -14,13 +14,14 @@
 namespace surge {
 
 // Runs batches on a thread of its own, where a blocking backend call is fine.
-// Completion is reported through the done callback, which the scheduler
-// posts back to its strand.
+// Completion is reported through the done callback, on that thread: the
+// scheduler decides the next batch there and hands it back without a wake-up.
 //
 // A backend that declared SURGE_CAPABILITY_SHORT_EXECUTE (cheap, never
-// blocks) runs on the calling thread instead: the scheduler's strand, on an
-// I/O thread. That saves two thread wake-ups per batch (to the instance
-// thread and back), which cost more than such a backend's execute.
+// blocks) runs on the calling thread instead: the thread that formed the
+// batch, usually an I/O thread. That saves two thread wake-ups per batch (to
+// the instance thread and back), which cost more than such a backend's
+// execute.
 class in_process_instance final : public instance {
  public:
   enum class threading { own_thread, caller };

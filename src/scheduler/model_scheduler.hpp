@@ -2,9 +2,11 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
+#include <condition_variable>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <utility>
 #include <vector>
 
 #include "core/inference_request.hpp"
@@ -15,10 +17,13 @@
 
 namespace surge {
 
-// Drives one model version's batch_queue on a strand of the I/O pool: every
-// decision runs there, so the queue needs no lock, and nothing here blocks
-// (join() and stop() excepted, which are never called on an I/O thread).
-// Requests enter through schedule(); instances report back through the strand.
+// Drives one model version's batch_queue. Every decision is taken under one
+// mutex, held only while the queue is read or changed (never while a sink is
+// answered or an instance is handed a batch), by whichever thread has news:
+// an I/O thread pushing a request, an instance thread reporting its batch
+// done (which then hands itself the next batch with no thread hop), or a
+// timer. Nothing here blocks beyond that (join() and stop() excepted, which
+// are never called on an I/O thread).
 class model_scheduler final : public request_scheduler, public std::enable_shared_from_this<model_scheduler> {
  public:
   model_scheduler(boost::asio::any_io_executor io, batcher_options options,
@@ -27,7 +32,7 @@ class model_scheduler final : public request_scheduler, public std::enable_share
   ~model_scheduler();
 
   // Takes the request from any thread and never blocks. A full queue
-  // answers it with unavailable (429) from the strand, never blocking.
+  // answers it with unavailable (429) at once.
   void schedule(request_ptr request) override;
 
   // While draining the queue keeps batching and dispatching as before; only
@@ -38,28 +43,43 @@ class model_scheduler final : public request_scheduler, public std::enable_share
   void stop() override;
 
  private:
-  void on_strand_push(request_ptr request);
+  // What a decision asks for, gathered under mutex_ and carried out after
+  // it is released: answers may re-enter this scheduler (a sink that drains
+  // it, an ensemble step feeding the same model) and instances may answer
+  // synchronously.
+  struct effects {
+    std::vector<std::pair<request_ptr, error>> answers;
+    std::vector<std::pair<std::size_t, std::vector<request_ptr>>> dispatches;
+    std::function<void()> drained;
+  };
+
   void on_instance_done(std::size_t index, instance::completion done);
-  void run_policy();
+  void run_policy(effects& out);
   void arm_timer(clock::time_point when);
-  void answer_queue();
-  void check_drained();
+  void answer_queue(effects& out);
+  void check_drained(effects& out);
+  void apply(effects& out);
+  void on_timer(boost::system::error_code ec, bool drain_deadline);
 
   boost::asio::any_io_executor io_;
-  boost::asio::strand<boost::asio::any_io_executor> strand_;
+  std::mutex mutex_;  // guards everything below up to statistics_
   boost::asio::steady_timer timer_;
   boost::asio::steady_timer drain_timer_;
   std::optional<clock::time_point> timer_at_;
   batch_queue queue_;
-  // Dispatched to on strand_ only; released by join() once nothing can be.
+  // Released by join() once nothing can be dispatched to them.
   std::vector<std::unique_ptr<instance>> instances_;
   const std::size_t instance_count_;
-  std::vector<std::size_t> free_instances_;  // indices into instances_, touched on strand_ only
+  std::vector<std::size_t> free_instances_;  // indices into instances_
+  // Batches taken from the queue whose instance has not been handed them
+  // yet; stop() waits for none before it stops the instances.
+  std::size_t handing_over_{0};
+  std::condition_variable handed_over_;
   model_metrics& metrics_;
   model_statistics& statistics_;
-  bool draining_{false};           // strand_ only
-  std::function<void()> drained_;  // strand_ only; called and cleared once drained
-  bool released_{false};           // strand_ only; set once drained_ ran: metrics_ may be gone
+  bool draining_{false};
+  std::function<void()> drained_;  // called and cleared once drained
+  bool released_{false};           // set once drained_ ran: metrics_ may be gone
   bool joined_{false};             // join()/stop() caller only
 };
 

@@ -12,7 +12,7 @@ namespace surge {
 //
 // Taking a scheduler out of service is two steps, so that nothing blocks a
 // thread that others wait on: drain() is asynchronous and may be called from
-// any thread, an I/O thread or the scheduler's own strand included; join()
+// any thread, an I/O thread or a sink the scheduler is answering included; join()
 // blocks and is called once drained, never on an I/O thread.
 class request_scheduler {
  public:

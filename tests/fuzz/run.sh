@@ -7,6 +7,7 @@
 # invariant (the input is in <build>/fuzz-findings/<target>/).
 #
 #   tests/fuzz/run.sh <build dir> <seconds per target> [target...]
+#   FUZZ_RUNS=10000000 tests/fuzz/run.sh ...   # also stop each after that many executions
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -30,7 +31,7 @@ for target in "${targets[@]}"; do
   # -timeout: one input running this long is a finding (a hang);
   # -rss_limit_mb: so is growing past this (an allocation a client controls).
   status=0
-  "$binary" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+  "$binary" -max_total_time="$seconds" ${FUZZ_RUNS:+-runs="$FUZZ_RUNS"} -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$findings/" "$corpus" "$root/tests/fuzz/corpus/$target" >"$log" 2>&1 || status=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)

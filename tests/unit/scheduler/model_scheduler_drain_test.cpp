@@ -1,6 +1,6 @@
 // model_scheduler's drain and join: the queue keeps running while admission
-// is closed, a deadline answers what is left, and drain may be called from
-// the scheduler's own strand or any I/O thread without blocking it.
+// is closed, a deadline answers what is left, and drain may be called from a
+// sink the scheduler is answering or from any I/O thread without blocking it.
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
@@ -133,10 +133,10 @@ TEST(model_scheduler_drain, at_the_deadline_the_queue_is_answered_not_ready_and_
   f.scheduler->join();
 }
 
-TEST(model_scheduler_drain, drain_from_the_schedulers_own_strand_or_an_io_thread_does_not_deadlock) {
-  // A cancelled request is answered by the strand itself (the queue drops
-  // it); its sink drains the scheduler from there, where waiting for the
-  // strand would never return.
+TEST(model_scheduler_drain, drain_from_a_sink_being_answered_or_an_io_thread_does_not_deadlock) {
+  // A cancelled request is answered by the scheduler itself (the queue drops
+  // it); its sink drains the scheduler from inside that answer, where waiting
+  // for the scheduler's lock would never return.
   class draining_sink final : public response_sink {
    public:
     draining_sink(std::shared_ptr<model_scheduler> scheduler, drained_flag& drained)
@@ -152,12 +152,12 @@ TEST(model_scheduler_drain, drain_from_the_schedulers_own_strand_or_an_io_thread
     drained_flag& drained_;
   };
   fixture f;
-  drained_flag on_strand;
+  drained_flag from_sink;
   auto request = make_request("cancelled", clock::now());
-  request.request->sink = std::make_shared<draining_sink>(f.scheduler, on_strand);
+  request.request->sink = std::make_shared<draining_sink>(f.scheduler, from_sink);
   request.request->cancellation->cancel();
   f.scheduler->schedule(std::move(request.request));
-  ASSERT_TRUE(on_strand.wait());
+  ASSERT_TRUE(from_sink.wait());
 
   // From a plain I/O thread of a one-thread pool: the drain is posted,
   // never waited for.
@@ -185,7 +185,7 @@ TEST(model_scheduler_drain, join_is_idempotent_and_stop_after_join_does_nothing)
   f.scheduler->join();
   f.scheduler->stop();
   EXPECT_EQ(f.stops->load(), 1);
-  // Requests after the drain are still answered, by the strand.
+  // Requests after the drain are still answered, at once.
   auto late = make_request("late", clock::now());
   f.scheduler->schedule(std::move(late.request));
   ASSERT_TRUE(late.sink->wait_finished());
