@@ -18,17 +18,12 @@
 namespace surge {
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool sanitizer_allocator = true;  // malloc is the sanitizer's: glibc's trim does nothing
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool sanitizer_allocator = true;
-#else
-constexpr bool sanitizer_allocator = false;
-#endif
-#else
-constexpr bool sanitizer_allocator = false;
-#endif
+// Defined only when a sanitizer's runtime is linked in; its allocator then
+// replaces glibc's and glibc's trim has nothing to do. (The tsan preset
+// undefines __SANITIZE_THREAD__, so the compiler's macros cannot tell.)
+extern "C" void __asan_init() __attribute__((weak));
+extern "C" void __tsan_init() __attribute__((weak));
+const bool sanitizer_allocator = __asan_init != nullptr || __tsan_init != nullptr;
 
 std::size_t resident_bytes() {
   std::ifstream statm("/proc/self/statm");
