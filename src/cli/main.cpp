@@ -261,7 +261,7 @@ int serve(const serve_options& options) {
       [&](surge::metrics::sample_list& samples) {
         connection_samples(samples, [](const auto& limiter) { return limiter.evictions(); });
       });
-  // After a burst, what it freed goes back to the kernel (docs/overload.md).
+  // After a burst, what it freed goes back to the kernel (docs/batching.md, Admission).
   std::unique_ptr<surge::heap_release> heap_release;
   if (options.heap_release_ms > 0) {
     heap_release = std::make_unique<surge::heap_release>(

@@ -21,6 +21,10 @@ batcher_options with_instances(batcher_options options, std::size_t instances) {
 // call would recurse once per queued batch.
 thread_local int handing_over_depth = 0;
 
+error shutting_down(const inference_request& request) {
+  return make_error(error_code::not_ready, "model '" + request.model + "' is shutting down");
+}
+
 }  // namespace
 
 model_scheduler::model_scheduler(asio::any_io_executor io, batcher_options options,
@@ -45,8 +49,8 @@ void model_scheduler::schedule(request_ptr request) {
   {
     std::lock_guard lock(mutex_);
     if (draining_) {
-      out.answers.emplace_back(std::move(request),
-                               make_error(error_code::not_ready, "model '" + request->model + "' is shutting down"));
+      auto failure = shutting_down(*request);
+      out.answers.emplace_back(std::move(request), std::move(failure));
     } else if (auto refused = queue_.push(request, clock::now())) {
       out.answers.emplace_back(std::move(request), std::move(*refused));
     } else {
@@ -100,11 +104,7 @@ void model_scheduler::apply(effects& out) {
       });
     }
     --handing_over_depth;
-    {
-      std::lock_guard lock(mutex_);
-      handing_over_ -= out.dispatches.size();
-    }
-    handed_over_.notify_all();
+    if (handing_over_.fetch_sub(out.dispatches.size()) == out.dispatches.size()) handing_over_.notify_all();
   }
   if (out.drained) out.drained();
 }
@@ -155,8 +155,8 @@ void model_scheduler::answer_queue(effects& out) {
     for (auto& request : rest.cancelled) out.answers.emplace_back(std::move(request), make_error(error_code::cancelled, "cancelled"));
     for (auto* group : {&rest.batch, &rest.expired}) {
       for (auto& request : *group) {
-        auto message = "model '" + request->model + "' is shutting down";
-        out.answers.emplace_back(std::move(request), make_error(error_code::not_ready, std::move(message)));
+        auto failure = shutting_down(*request);
+        out.answers.emplace_back(std::move(request), std::move(failure));
       }
     }
   }
@@ -214,12 +214,9 @@ void model_scheduler::stop() {
     check_drained(out);  // a drain in progress may have waited only for that queue
   }
   apply(out);
-  {
-    // A batch another thread took from the queue just before is handed to
-    // its instance before the instances stop, so that it is answered.
-    std::unique_lock lock(mutex_);
-    handed_over_.wait(lock, [this] { return handing_over_ == 0; });
-  }
+  // A batch another thread took from the queue just before is handed to
+  // its instance before the instances stop, so that it is answered.
+  for (auto left = handing_over_.load(); left != 0; left = handing_over_.load()) handing_over_.wait(left);
   // Batches still running finish first (an in-process instance's stop waits
   // for its batch); a remote one may still be out, so the instances are
   // released with the scheduler rather than here.

@@ -2,7 +2,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <condition_variable>
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -62,7 +62,7 @@ class model_scheduler final : public request_scheduler, public std::enable_share
   void on_timer(boost::system::error_code ec, bool drain_deadline);
 
   boost::asio::any_io_executor io_;
-  std::mutex mutex_;  // guards everything below up to statistics_
+  std::mutex mutex_;  // guards the timers and the queue's state below (not instances_ itself)
   boost::asio::steady_timer timer_;
   boost::asio::steady_timer drain_timer_;
   std::optional<clock::time_point> timer_at_;
@@ -72,9 +72,9 @@ class model_scheduler final : public request_scheduler, public std::enable_share
   const std::size_t instance_count_;
   std::vector<std::size_t> free_instances_;  // indices into instances_
   // Batches taken from the queue whose instance has not been handed them
-  // yet; stop() waits for none before it stops the instances.
-  std::size_t handing_over_{0};
-  std::condition_variable handed_over_;
+  // yet; stop() waits for none before it stops the instances. Raised under
+  // mutex_, lowered without it (the hand-over path takes the lock once).
+  std::atomic<std::size_t> handing_over_{0};
   model_metrics& metrics_;
   model_statistics& statistics_;
   bool draining_{false};
