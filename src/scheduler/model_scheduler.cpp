@@ -94,8 +94,10 @@ void model_scheduler::apply(effects& out) {
   for (auto& [request, failure] : out.answers) request->sink->finish(std::move(failure));
   if (!out.dispatches.empty()) {
     ++handing_over_depth;
-    for (auto& [index, batch] : out.dispatches) {
-      instances_[index]->execute(std::move(batch), [self = shared_from_this(), index](instance::completion done) {
+    for (auto& dispatch : out.dispatches) {
+      // Not a structured binding: clang 15 cannot capture one in a lambda.
+      const auto index = dispatch.first;
+      instances_[index]->execute(std::move(dispatch.second), [self = shared_from_this(), index](instance::completion done) {
         if (handing_over_depth > 0) {
           asio::post(self->io_, [self, index, done] { self->on_instance_done(index, done); });
         } else {
