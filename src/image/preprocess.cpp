@@ -77,7 +77,10 @@ std::pair<std::uint32_t, std::uint32_t> needed_size(double w, double h, const pr
     case resize_mode::letterbox: s = std::min(o.width / w, o.height / h); break;
     case resize_mode::center_crop: s = cover_scale(w, h, o); break;
   }
-  return {static_cast<std::uint32_t>(std::ceil(w * s)), static_cast<std::uint32_t>(std::ceil(h * s))};
+  // More than the picture itself means a full-size decode; capping there
+  // keeps a far-from-square header's scaled side inside uint32_t.
+  return {static_cast<std::uint32_t>(std::min(std::ceil(w * s), w)),
+          static_cast<std::uint32_t>(std::min(std::ceil(h * s), h))};
 }
 
 void write_fp32(const cv::Mat& pixels, const preprocess_options& o, std::span<std::byte> out) {

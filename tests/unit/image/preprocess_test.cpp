@@ -82,6 +82,20 @@ TEST(preprocess_test, letterbox_pads_around_the_fitted_picture) {
   EXPECT_EQ(out[9 * 10 + 9], 0.0f);
 }
 
+TEST(preprocess_test, a_far_from_square_header_is_refused_as_too_large_in_every_resize_mode) {
+  // 1,275,070,472 x 2: covering a 224 x 224 output scales the long side past
+  // what uint32_t holds (found by the image_decode fuzz target).
+  const auto encoded = testing::png_header_only(1275070472, 2);
+  auto o = sized(224, 224);
+  std::vector<std::byte> out(output_byte_size(o));
+  for (auto mode : {resize_mode::stretch, resize_mode::letterbox, resize_mode::center_crop}) {
+    o.resize = mode;
+    auto failed = preprocess(bytes_of(encoded), o, out);
+    ASSERT_TRUE(failed);
+    EXPECT_EQ(failed->kind, error_kind::too_large);
+  }
+}
+
 TEST(preprocess_test, center_crop_keeps_the_middle) {
   // Left third 0, middle third 100, right third 255; 30x10 cropped to 10x10 after covering.
   testing::picture p = testing::uniform(30, 10, 1, 100);
