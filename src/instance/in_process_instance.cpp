@@ -75,6 +75,27 @@ instance::completion in_process_instance::run_batch(std::vector<request_ptr>& ba
   const auto executed = clock::now();
   result.compute = executed - start;
 
+  // Counted before any sink is answered: a client that has its response
+  // finds it in the model's statistics and metrics.
+  result.failed = outcome_.failed;
+  const auto to_ns = [](clock::duration d) { return std::chrono::duration_cast<std::chrono::nanoseconds>(d); };
+  metrics_.compute_duration.observe(std::chrono::duration<double>(result.compute).count());
+  metrics_.batch_size.observe(static_cast<double>(result.batch_rows));
+  if (!result.failed) {
+    // Inputs are prepared inside the backend's execute now (gathered, when
+    // it wants one tensor), so their time is part of compute_infer.
+    statistics_.compute_input.add(std::chrono::nanoseconds(0), result.requests);
+    statistics_.compute_infer.add(to_ns(result.compute), result.requests);
+    statistics_.execution_count.fetch_add(1, std::memory_order_relaxed);
+    statistics_.inference_count.fetch_add(result.batch_rows, std::memory_order_relaxed);
+    if (result.batch_rows <= statistics_.max_rows) statistics_.batch_compute_infer[result.batch_rows].add(to_ns(result.compute));
+    statistics_.last_inference_ms.store(
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count()),
+        std::memory_order_relaxed);
+  }
+
   for (std::size_t i = 0; i < outcome_.answers.size(); ++i) {
     auto& answer = outcome_.answers[i];
     if (auto* response = std::get_if<inference_response>(&answer)) {
@@ -85,27 +106,8 @@ instance::completion in_process_instance::run_batch(std::vector<request_ptr>& ba
     }
     // std::monostate: the backend answers this request itself.
   }
-  const auto answered = clock::now();
-
-  result.failed = outcome_.failed;
-  const auto to_ns = [](clock::duration d) { return std::chrono::duration_cast<std::chrono::nanoseconds>(d); };
-  metrics_.compute_duration.observe(std::chrono::duration<double>(result.compute).count());
-  metrics_.batch_size.observe(static_cast<double>(result.batch_rows));
-  if (!result.failed) {
-    // Inputs are prepared inside the backend's execute now (gathered, when
-    // it wants one tensor), so their time is part of compute_infer.
-    statistics_.compute_input.add(std::chrono::nanoseconds(0), result.requests);
-    statistics_.compute_infer.add(to_ns(result.compute), result.requests);
-    statistics_.compute_output.add(to_ns(answered - executed), result.requests);
-    statistics_.execution_count.fetch_add(1, std::memory_order_relaxed);
-    statistics_.inference_count.fetch_add(result.batch_rows, std::memory_order_relaxed);
-    if (result.batch_rows <= statistics_.max_rows) statistics_.batch_compute_infer[result.batch_rows].add(to_ns(result.compute));
-    statistics_.last_inference_ms.store(
-        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                       std::chrono::system_clock::now().time_since_epoch())
-                                       .count()),
-        std::memory_order_relaxed);
-  }
+  // compute_output is the time answering took, so it comes after.
+  if (!result.failed) statistics_.compute_output.add(to_ns(clock::now() - executed), result.requests);
   return result;
 }
 
