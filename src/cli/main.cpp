@@ -1,6 +1,7 @@
 // surge: one binary, subcommands. `surge serve` runs the server; `surge bench`
 // loads one with requests and reports throughput and latency; `surge worker`
-// serves one model as a Redis Streams worker.
+// serves one model as a Redis Streams worker; `surge score` scores a table or
+// file through a model and writes the scores back.
 #include <CLI/CLI.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -40,6 +41,7 @@
 #include "router/loaders/remote_loader.hpp"
 #include "router/loaders/tensor_loader.hpp"
 #include "router/model_registry.hpp"
+#include "score/score_command.hpp"
 #include "worker/worker_command.hpp"
 
 namespace asio = boost::asio;
@@ -436,9 +438,13 @@ int main(int argc, char** argv) {
   surge::worker::worker_arguments worker_arguments;
   auto* worker_command = surge::worker::add_worker_command(app, worker_arguments);
 
+  surge::score::score_arguments score_arguments;
+  auto* score_command = surge::score::add_score_command(app, score_arguments);
+
   CLI11_PARSE(app, argc, argv);
   if (serve_command->parsed()) return serve(options);
   if (worker_command->parsed()) return surge::worker::run_worker_command(worker_arguments);
   if (bench_command->parsed()) return surge::bench::run_bench_command(bench_arguments, argc, argv, surge_version);
+  if (score_command->parsed()) return surge::score::run_score_command(score_arguments);
   return 0;
 }

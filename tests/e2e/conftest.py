@@ -3,7 +3,8 @@
 `surge` is one server on the demo repository (model_repository/), shared by the
 whole session. `surge_factory(repository, *args)` starts a server of the test's
 own, stopped with SIGTERM at teardown, which must then exit 0. When a test fails,
-the logs of every server it used are attached to its report.
+the logs of every server it used are attached to its report. `postgres` is one
+PostgreSQL server for every test that uses it (postgres_e2e.py).
 """
 
 from __future__ import annotations
@@ -99,3 +100,20 @@ def surge_factory(request: pytest.FixtureRequest, tmp_path: Path):
         if running and status != 0:
             problems.append(f"surge exited {status} after SIGTERM\n{server.describe()}")
     assert not problems, "\n".join(problems)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server on a free loopback port, removed once the tests are done.
+
+    One that cannot start fails the tests that use it, with its log.
+    """
+    # Imported here: psycopg is needed only by the tests that use PostgreSQL.
+    from postgres_e2e import PostgresServer
+
+    try:
+        server = PostgresServer()
+    except RuntimeError as e:
+        pytest.fail(str(e), pytrace=False)
+    yield server
+    server.stop()
