@@ -21,6 +21,7 @@
 #include "bench/bench_command.hpp"
 #include "core/heap_release.hpp"
 #include "ensemble/ensemble_loader.hpp"
+#include "features/features_loader.hpp"
 #include "frontends/auth_keys.hpp"
 #include "frontends/grpc/grpc_server.hpp"
 #include "frontends/http/auth_handler.hpp"
@@ -36,6 +37,7 @@
 #include "frontends/tls/tls_reloader.hpp"
 #include "metrics/registry.hpp"
 #include "pool/remote_models.hpp"
+#include "redis/url.hpp"
 #include "router/loaders/generation_loader.hpp"
 #include "router/loaders/open_backend.hpp"
 #include "router/loaders/remote_loader.hpp"
@@ -178,6 +180,13 @@ int serve(const serve_options& options) {
   // The kinds of model served, asked in this order: specific ones first.
   models.add_loader("ensemble",
                     std::make_unique<surge::ensemble::ensemble_loader>([&models] { return models.snapshot(); }));
+  std::optional<surge::redis::endpoint> redis_endpoint;
+  if (!options.redis_url.empty()) {
+    auto parsed = surge::redis::parse_url(options.redis_url);
+    if (auto* endpoint = std::get_if<surge::redis::endpoint>(&parsed)) redis_endpoint = *endpoint;
+  }
+  models.add_loader("features", std::make_unique<surge::features::features_loader>(
+                                    redis_endpoint, [&models] { return models.snapshot(); }));
   models.add_loader("remote", std::make_unique<surge::remote_model_loader>(remote.instance_factory()));
   models.add_loader("generation", std::make_unique<surge::generation_model_loader>(backend_directory));
   models.add_loader("tensor", std::make_unique<surge::tensor_model_loader>(backend_directory));
@@ -402,7 +411,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
 
   serve_command->add_option("--redis", options.redis_url,
-                            "redis://host:port[/db] where worker-pool models' workers read their requests")
+                            "redis://host:port[/db] where worker-pool models' workers read their requests and features "
+                            "models their event streams")
       ->envname("SURGE_REDIS");
   serve_command->add_option("--fetch-allow", options.fetch_allow,
                             "ADDRESS:PORT image URLs may reach although private or local (repeatable)")

@@ -36,6 +36,18 @@ void fill_defaults(config::ModelConfig& config, std::string_view directory_name)
   // name only the platform.
   if (config.backend().empty() && config.platform() == "onnxruntime_onnx") config.set_backend("onnxruntime");
 
+  // A features model can answer the vector it scored with (docs/features.md).
+  if (config.platform() == "features" && config.has_features() && config.features().vector_size() > 0) {
+    bool declared = false;
+    for (const auto& output : config.output()) declared = declared || output.name() == "FEATURES";
+    if (!declared) {
+      auto& features = *config.add_output();
+      features.set_name("FEATURES");
+      features.set_data_type(config::TYPE_FP32);
+      features.add_dims(config.features().vector_size());
+    }
+  }
+
   auto& policy = *config.mutable_version_policy();
   if (policy.policy_choice_case() == config::ModelVersionPolicy::POLICY_CHOICE_NOT_SET) policy.mutable_latest();
   if (policy.has_latest() && policy.latest().num_versions() == 0) policy.mutable_latest()->set_num_versions(1);
@@ -64,6 +76,7 @@ constexpr config_validation::section_validator section_validators[] = {
     config_validation::validate_worker_pool,
     config_validation::validate_upstream,
     config_validation::validate_ensemble,
+    config_validation::validate_features,
 };
 
 config_validation::problem_list validate(const config::ModelConfig& config, std::string_view directory_name) {

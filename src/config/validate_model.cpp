@@ -13,8 +13,12 @@ void validate_name(problem_list& problems, const config::ModelConfig& config, st
 
 void validate_backend(problem_list& problems, const config::ModelConfig& config) {
   // An upstream API executes the model; nothing is loaded here. An
-  // ensemble's steps are other models (validate_ensemble.cpp).
-  if (!config.backend().empty() || config.has_upstream() || config.platform() == "ensemble") return;
+  // ensemble's steps are other models (validate_ensemble.cpp), and so is what
+  // scores a features model's vector (validate_features.cpp).
+  if (!config.backend().empty() || config.has_upstream() || config.platform() == "ensemble" ||
+      config.platform() == "features") {
+    return;
+  }
   if (config.platform().empty()) {
     problems.add("backend", "a backend (or platform \"pytorch_libtorch\") is required");
   } else {

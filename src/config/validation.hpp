@@ -75,4 +75,8 @@ void validate_upstream(problem_list& problems, const config::ModelConfig& config
 // step models are checked when the ensemble loads).
 void validate_ensemble(problem_list& problems, const config::ModelConfig& config);
 
+// validate_features.cpp: platform "features" and its windows, static
+// attributes and vector (the scoring model is checked when it loads).
+void validate_features(problem_list& problems, const config::ModelConfig& config);
+
 }  // namespace surge::config_validation
