@@ -11,6 +11,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -61,6 +62,10 @@ struct serve_options {
   std::size_t grpc_max_message_mib{64};
   unsigned threads{std::max(1u, std::thread::hardware_concurrency())};
   bool strict{false};
+  // none: the repository is loaded once at start; explicit: only
+  // --load-model at start ("*": all), then load and unload on request.
+  std::string model_control_mode{"none"};
+  std::vector<std::string> load_models;
   std::string backend_directory;
   std::size_t max_body_mib{64};
   unsigned idle_timeout_seconds{60};
@@ -202,7 +207,22 @@ int serve(const serve_options& options) {
   // server listens.
   std::vector<std::string> failures;
   try {
-    failures = models.load_repository(options.model_repository);
+    const bool load_all = options.model_control_mode == "none" ||
+                          std::find(options.load_models.begin(), options.load_models.end(), "*") !=
+                              options.load_models.end();
+    if (load_all) {
+      failures = models.load_repository(options.model_repository);
+    } else {
+      if (!std::filesystem::is_directory(options.model_repository)) {
+        throw std::runtime_error("model repository " + options.model_repository + " is not a directory");
+      }
+      for (const auto& name : options.load_models) {
+        std::promise<std::optional<surge::error>> loaded;
+        models.load_model_async(options.model_repository, name, std::nullopt,
+                                [&loaded](std::optional<surge::error> outcome) { loaded.set_value(outcome); });
+        if (auto failure = loaded.get_future().get()) failures.push_back(name + ": " + failure->message);
+      }
+    }
   } catch (const std::exception& e) {
     std::cerr << "surge: " << e.what() << std::endl;
     remote.stop();
@@ -228,6 +248,9 @@ int serve(const serve_options& options) {
   metrics_limits.connections.max_connections = descriptors.metrics_connections;
   metrics_limits.connections.max_connections_per_client = 0;
   surge::http::kserve_handler kserve(models);
+  if (options.model_control_mode == "explicit") {
+    kserve.enable_repository_control({models, options.model_repository});
+  }
   surge::openai::openai_handler openai(models);
   using surge::auth::endpoint_group;
   surge::http::auth_handler guarded_kserve(kserve, api_keys, surge::auth::group_of_http_target);
@@ -251,6 +274,7 @@ int serve(const serve_options& options) {
   grpc_limits.max_message_bytes = options.grpc_max_message_mib * 1024 * 1024;
   grpc_limits.max_connection_idle = std::chrono::seconds(options.idle_timeout_seconds);
   surge::grpc_frontend::grpc_server grpc(io, models, grpc_limits, api_keys);
+  if (options.model_control_mode == "explicit") grpc.enable_repository_control(models, options.model_repository);
   surge::tls::tls_reloader tls_reloader(io, metrics);
   if (http_tls) {
     http.use_tls(*http_tls);
@@ -378,6 +402,14 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1u, 1024u))
       ->capture_default_str();
   serve_command->add_flag("--strict", options.strict, "Exit when any model fails to load")->envname("SURGE_STRICT");
+  serve_command
+      ->add_option("--model-control-mode", options.model_control_mode,
+                   "none: load the repository at start; explicit: load --load-model at start, then load and unload "
+                   "through /v2/repository/models/{m}/load|unload and gRPC")
+      ->check(CLI::IsMember({"none", "explicit"}))
+      ->envname("SURGE_MODEL_CONTROL_MODE");
+  serve_command->add_option("--load-model", options.load_models,
+                            "With --model-control-mode explicit: a model to load at start (repeat; * for all)");
   serve_command->add_option("--backend-directory", options.backend_directory,
                             "Where libsurge_backend_<name>.so live (default: backends/ beside the binary)")
       ->envname("SURGE_BACKEND_DIRECTORY");

@@ -1,5 +1,7 @@
 #include "config/model_config.hpp"
 
+#include <google/protobuf/util/json_util.h>
+
 #include <google/protobuf/text_format.h>
 
 #include <algorithm>
@@ -142,6 +144,15 @@ config_load_result parse_model_config(std::string_view text, std::string_view so
   }
   if (message.empty()) message = std::string(source_name) + ": not a valid model config";
   return {std::nullopt, std::move(message)};
+}
+
+config_load_result parse_model_config_json(std::string_view json, std::string_view source_name) {
+  config::ModelConfig config;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  const auto status = google::protobuf::util::JsonStringToMessage(std::string(json), &config, options);
+  if (!status.ok()) return {std::nullopt, std::string(source_name) + ": " + std::string(status.message())};
+  return {std::move(config), {}};
 }
 
 config_load_result complete_model_config(config::ModelConfig config, std::string_view directory_name,

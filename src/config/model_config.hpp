@@ -26,6 +26,10 @@ struct config_load_result {
 // that silently does nothing is worse than a load error.
 config_load_result parse_model_config(std::string_view text, std::string_view source_name);
 
+// Parses a model config given as JSON (a load request's override, Triton's
+// form), without filling defaults or validating; unknown fields are errors.
+config_load_result parse_model_config_json(std::string_view json, std::string_view source_name);
+
 // Fills in what a config leaves out, after the defaults and before
 // validation: a backend's config auto-complete (surge_model_autocomplete).
 // Given the config and its model directory; returns why it could not.

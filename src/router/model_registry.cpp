@@ -209,6 +209,69 @@ std::future<std::vector<model_load_failure>> model_registry::load_async(std::vec
   return future;
 }
 
+void model_registry::load_model_async(std::filesystem::path repository, std::string name,
+                                      std::optional<config::ModelConfig> override,
+                                      std::function<void(std::optional<error>)> done) {
+  asio::post(loader_, [this, repository = std::move(repository), name = std::move(name),
+                       override = std::move(override), done = std::move(done)]() mutable {
+    const auto completion = options_.make_completion ? options_.make_completion() : config_completion{};
+    std::vector<model_entry> scanned;
+    try {
+      scanned = scan_model_repository(repository, completion);
+    } catch (const std::exception& e) {
+      return done(make_error(error_code::not_found, e.what()));
+    }
+    const auto find = [&scanned](const std::string& wanted) -> model_entry* {
+      for (auto& entry : scanned) {
+        if (entry.name == wanted) return &entry;
+      }
+      return nullptr;
+    };
+    auto* entry = find(name);
+    if (entry == nullptr) {
+      return done(make_error(error_code::not_found, "model '" + name + "' is not in the model repository"));
+    }
+    if (override) {
+      auto completed = complete_model_config(std::move(*override), name, "the load request's config", completion,
+                                             entry->directory);
+      if (!completed.config) return done(make_error(error_code::invalid_argument, completed.error));
+      entry->config = std::move(completed.config);
+      entry->error.clear();
+      entry->versions = select_versions(*entry->config, entry->directory);
+      if (entry->versions.empty()) entry->error = "no version directory the version_policy selects";
+    }
+    // The model, and what it depends on that is not served yet.
+    std::vector<model_entry> selected{*entry};
+    std::vector<std::string> pending{name};
+    std::set<std::string> seen{name};
+    while (!pending.empty()) {
+      const auto* next = find(pending.back());
+      pending.pop_back();
+      const auto* config = next == nullptr || !next->config ? nullptr : &*next->config;
+      if (next != nullptr && next->name == name) config = selected.front().config ? &*selected.front().config : nullptr;
+      auto* loader = config ? loader_for(*config) : nullptr;
+      if (loader == nullptr) continue;
+      for (const auto& dependency : loader->dependencies(*config)) {
+        if (!seen.insert(dependency).second) continue;
+        const auto* served = current()->find(dependency);
+        if (served && served->servable()) continue;
+        if (const auto* found = find(dependency)) {
+          selected.push_back(*found);
+          pending.push_back(dependency);
+        }
+      }
+    }
+    const auto failures = load(std::move(selected));
+    if (failures.empty()) return done(std::nullopt);
+    std::string message;
+    for (const auto& failure : failures) {
+      if (!message.empty()) message += "; ";
+      message += "failed to load '" + failure.model + "': " + failure.error;
+    }
+    done(make_error(error_code::invalid_argument, std::move(message)));
+  });
+}
+
 std::vector<std::string> model_registry::load_repository(const std::filesystem::path& repository) {
   std::vector<std::string> out;
   // Lives through the loads: the backends it opened stay loaded for them.

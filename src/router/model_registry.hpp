@@ -97,6 +97,17 @@ class model_registry {
   // repository is missing (the server cannot start without it).
   std::vector<std::string> load_repository(const std::filesystem::path& repository);
 
+  // Loads one model of a repository again (or for the first time), with
+  // what it depends on that is not served, on the loader thread: scans the
+  // repository there, so a config changed on disk is read afresh.
+  // `override`: a config used instead of the model's config.pbtxt (a load
+  // request's), completed and validated the same way. `done`, on the loader
+  // thread: nullopt once it serves; else why not (not_found for a model the
+  // repository lacks, invalid_argument for a config or load failure; a model
+  // that served before keeps serving what it served).
+  void load_model_async(std::filesystem::path repository, std::string name,
+                        std::optional<config::ModelConfig> override, std::function<void(std::optional<error>)> done);
+
   // Takes a model (every version, or one) out of service: new lookups no
   // longer find it at once; the call returns once it was drained and
   // retired. not_found for an unknown model or version. Blocking; neither on

@@ -68,6 +68,10 @@ void grpc_server::use_tls(const tls::tls_credentials& credentials) {
 
 void grpc_server::set_ready(bool ready) { service_->set_ready(ready); }
 
+void grpc_server::enable_repository_control(model_registry& models, std::filesystem::path repository) {
+  service_->enable_repository_control(models, std::move(repository));
+}
+
 void grpc_server::stop_admitting() { gate_->start_draining(); }
 
 boost::asio::awaitable<void> grpc_server::wait_drained() { return gate_->wait_drained(); }

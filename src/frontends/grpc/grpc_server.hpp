@@ -1,5 +1,7 @@
 #pragma once
 
+#include <filesystem>
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
@@ -54,6 +56,8 @@ class grpc_server {
   // Serves TLS with `credentials` (reloaded in place); call before start().
   void use_tls(const tls::tls_credentials& credentials);
 
+  // --model-control-mode explicit: RepositoryModelLoad and Unload. Before start().
+  void enable_repository_control(model_registry& models, std::filesystem::path repository);
   void set_ready(bool ready);
   void stop_admitting();
   // Completes when no inference request is in flight (after stop_admitting()).

@@ -1,5 +1,7 @@
 #include "frontends/grpc/inference_service.hpp"
 
+#include "config/model_config.hpp"
+
 #include "core/client_text.hpp"
 #include "frontends/grpc/grpc_auth.hpp"
 #include "frontends/grpc/grpc_status.hpp"
@@ -146,6 +148,61 @@ grpc::ServerUnaryReactor* inference_service::RepositoryIndex(grpc::CallbackServe
   }
   fill_repository_index(*models_.snapshot(), request->ready(), *response);
   return finish(context);
+}
+
+namespace {
+
+constexpr const char* control_mode_none =
+    "model control mode is none: start the server with --model-control-mode explicit to load and unload models";
+
+}  // namespace
+
+grpc::ServerUnaryReactor* inference_service::RepositoryModelLoad(grpc::CallbackServerContext* context,
+                                                                 const inference::RepositoryModelLoadRequest* request,
+                                                                 inference::RepositoryModelLoadResponse*) {
+  if (auto* refused = refuse(context, auth::endpoint_group::management)) return refused;
+  if (control_models_ == nullptr) return fail(context, make_error(error_code::invalid_argument, control_mode_none));
+  if (!request->repository_name().empty()) {
+    return fail(context, make_error(error_code::not_found, "unknown repository '" +
+                                                               client_text(request->repository_name()) + "'"));
+  }
+  std::optional<config::ModelConfig> override;
+  if (const auto it = request->parameters().find("config"); it != request->parameters().end()) {
+    if (it->second.parameter_choice_case() != inference::ModelRepositoryParameter::kStringParam) {
+      return fail(context, make_error(error_code::invalid_argument,
+                                      "parameters.config must be a string holding the model config as JSON"));
+    }
+    auto parsed = parse_model_config_json(it->second.string_param(), "parameters.config");
+    if (!parsed.config) return fail(context, make_error(error_code::invalid_argument, client_text(parsed.error)));
+    if (!parsed.config->name().empty() && parsed.config->name() != request->model_name()) {
+      return fail(context, make_error(error_code::invalid_argument,
+                                      "parameters.config: name \"" + client_text(parsed.config->name()) +
+                                          "\" is not the model loaded"));
+    }
+    override = std::move(parsed.config);
+  }
+  auto* reactor = context->DefaultReactor();
+  control_models_->load_model_async(control_repository_, request->model_name(), std::move(override),
+                                    [reactor](std::optional<error> outcome) {
+                                      reactor->Finish(outcome ? to_status(*outcome) : grpc::Status::OK);
+                                    });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* inference_service::RepositoryModelUnload(
+    grpc::CallbackServerContext* context, const inference::RepositoryModelUnloadRequest* request,
+    inference::RepositoryModelUnloadResponse*) {
+  if (auto* refused = refuse(context, auth::endpoint_group::management)) return refused;
+  if (control_models_ == nullptr) return fail(context, make_error(error_code::invalid_argument, control_mode_none));
+  if (!request->repository_name().empty()) {
+    return fail(context, make_error(error_code::not_found, "unknown repository '" +
+                                                               client_text(request->repository_name()) + "'"));
+  }
+  auto* reactor = context->DefaultReactor();
+  control_models_->unload_async(request->model_name(), std::nullopt, [reactor](std::optional<error> outcome) {
+    reactor->Finish(outcome ? to_status(*outcome) : grpc::Status::OK);
+  });
+  return reactor;
 }
 
 }  // namespace surge::grpc_frontend

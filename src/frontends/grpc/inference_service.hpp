@@ -1,5 +1,7 @@
 #pragma once
 
+#include <filesystem>
+
 #include <atomic>
 
 #include "frontends/auth_keys.hpp"
@@ -48,12 +50,26 @@ class inference_service final : public inference::GRPCInferenceService::Callback
   grpc::ServerUnaryReactor* RepositoryIndex(grpc::CallbackServerContext* context,
                                             const inference::RepositoryIndexRequest* request,
                                             inference::RepositoryIndexResponse* response) override;
+  grpc::ServerUnaryReactor* RepositoryModelLoad(grpc::CallbackServerContext* context,
+                                                const inference::RepositoryModelLoadRequest* request,
+                                                inference::RepositoryModelLoadResponse* response) override;
+  grpc::ServerUnaryReactor* RepositoryModelUnload(grpc::CallbackServerContext* context,
+                                                  const inference::RepositoryModelUnloadRequest* request,
+                                                  inference::RepositoryModelUnloadResponse* response) override;
+
+  // --model-control-mode explicit: serves load and unload. Before serving.
+  void enable_repository_control(model_registry& models, std::filesystem::path repository) {
+    control_models_ = &models;
+    control_repository_ = std::move(repository);
+  }
 
  private:
   // nullopt when the call may go on; else finishes it UNAUTHENTICATED.
   grpc::ServerUnaryReactor* refuse(grpc::CallbackServerContext* context, auth::endpoint_group group) const;
 
   const model_registry& models_;
+  model_registry* control_models_{nullptr};  // null: model control mode none
+  std::filesystem::path control_repository_;
   const auth::api_keys& keys_;
   infer_environment environment_;
   infer_message_allocator infer_allocator_;

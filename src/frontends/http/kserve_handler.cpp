@@ -224,7 +224,18 @@ asio::awaitable<handler_result> kserve_handler::handle(request_message& request,
       co_return json_response(http::status::service_unavailable, R"({"ready":false})", version, true);
     }
   }
-  // /v2/repository/index
+  // /v2/repository/models/{model}/load, .../unload
+  if (parts[1] == "repository" && parts.size() == 5 && parts[2] == "models" &&
+      (parts[4] == "load" || parts[4] == "unload")) {
+    if (method != http::verb::post) co_return method_not_allowed(request, "POST");
+    if (!control_) {
+      co_return fail(http::status::bad_request,
+                     "model control mode is none: start the server with --model-control-mode explicit to load and "
+                     "unload models");
+    }
+    co_return co_await control_repository(*control_, std::string(parts[3]), parts[4], request);
+  }
+  // /v2/repository/index (GET, and POST as Triton's clients send it)
   if (parts[1] == "repository" && parts.size() == 3 && parts[2] == "index") {
     rapidjson::StringBuffer buffer;
     json_writer w(buffer);

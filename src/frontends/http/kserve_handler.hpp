@@ -1,6 +1,7 @@
 #pragma once
 
 #include "frontends/http/http_server.hpp"
+#include "frontends/http/repository_control.hpp"
 #include "router/model_registry.hpp"
 
 namespace surge::http {
@@ -15,12 +16,15 @@ class kserve_handler final : public request_handler {
 
   // Flips /v2/health/ready; false before models load and while draining.
   void set_ready(bool ready) { ready_.store(ready); }
+  // --model-control-mode explicit: serves load and unload. Before serving.
+  void enable_repository_control(repository_control control) { control_.emplace(std::move(control)); }
 
  private:
   asio::awaitable<std::optional<response_message>> infer(request_message& request, connection_stream& stream,
                                                          std::shared_ptr<model_version> model);
 
   const model_registry& models_;
+  std::optional<repository_control> control_;
   std::atomic<bool> ready_{false};
 };
 

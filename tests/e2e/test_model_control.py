@@ -1,0 +1,104 @@
+"""Model control, explicit mode: tritonclient (HTTP and gRPC) loads, reloads
+with a config override and unloads models at run time; a model that fails to
+load says why and leaves what served serving."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tritonclient.grpc as grpcclient
+import tritonclient.http as httpclient
+from tritonclient.utils import InferenceServerException
+
+FLOWER = np.array([[5.1, 3.5, 1.4, 0.2]], dtype=np.float32)  # an iris setosa
+
+
+@pytest.fixture
+def repository(demo_repository: Path, tmp_path: Path) -> Path:
+    """Two tabular demo models in a repository of the test's own, which it may break."""
+    root = tmp_path / "repository"
+    for name in ("iris_xgboost", "iris_onnx"):
+        shutil.copytree(demo_repository / name, root / name)
+    return root
+
+
+def classify(client, model: str) -> np.ndarray:
+    if isinstance(client, httpclient.InferenceServerClient):
+        tensor = httpclient.InferInput("features", list(FLOWER.shape), "FP32")
+    else:
+        tensor = grpcclient.InferInput("features", list(FLOWER.shape), "FP32")
+    tensor.set_data_from_numpy(FLOWER)
+    return client.infer(model, [tensor]).as_numpy("probabilities")
+
+
+def index_of(client) -> dict[str, dict]:
+    return {entry["name"]: entry for entry in client.get_model_repository_index()}
+
+
+def test_explicit_mode_loads_only_what_it_is_told_then_loads_and_unloads_on_request(surge_factory, repository):
+    server = surge_factory(repository, "--model-control-mode", "explicit", "--load-model", "iris_xgboost")
+    client = server.client()
+    assert client.is_model_ready("iris_xgboost")
+    assert not client.is_model_ready("iris_onnx")
+
+    client.load_model("iris_onnx")
+    assert client.is_model_ready("iris_onnx")
+    assert int(np.argmax(classify(client, "iris_onnx"))) == 0
+
+    client.unload_model("iris_xgboost")
+    assert not client.is_model_ready("iris_xgboost")
+    with pytest.raises(InferenceServerException):
+        classify(client, "iris_xgboost")
+    assert int(np.argmax(classify(client, "iris_onnx"))) == 0  # the other keeps serving
+
+    grpc = grpcclient.InferenceServerClient(server.grpc_url)
+    grpc.load_model("iris_xgboost")
+    assert grpc.is_model_ready("iris_xgboost")
+    assert int(np.argmax(classify(grpc, "iris_xgboost"))) == 0
+    grpc.unload_model("iris_onnx")
+    assert not grpc.is_model_ready("iris_onnx")
+
+
+def test_a_config_override_replaces_config_pbtxt(surge_factory, repository):
+    server = surge_factory(repository, "--model-control-mode", "explicit", "--load-model", "*")
+    client = server.client()
+    assert client.get_model_config("iris_xgboost")["max_batch_size"] == 64
+    config = client.get_model_config("iris_xgboost")
+    config["max_batch_size"] = 8
+    client.load_model("iris_xgboost", config=json.dumps(config))
+    assert client.get_model_config("iris_xgboost")["max_batch_size"] == 8
+    assert int(np.argmax(classify(client, "iris_xgboost"))) == 0
+
+    with pytest.raises(InferenceServerException, match="max_batch_sizee|unknown|Cannot find field"):
+        client.load_model("iris_xgboost", config=json.dumps({"max_batch_sizee": 8}))
+    assert client.get_model_config("iris_xgboost")["max_batch_size"] == 8  # unchanged, still serving
+
+
+def test_a_failed_reload_leaves_the_old_version_serving_and_says_why(surge_factory, repository):
+    server = surge_factory(repository, "--model-control-mode", "explicit", "--load-model", "iris_xgboost")
+    client = server.client()
+    (repository / "iris_xgboost" / "1" / "model.json").write_text("{ not xgboost")
+    with pytest.raises(InferenceServerException) as refused:
+        client.load_model("iris_xgboost")
+    assert "iris_xgboost" in str(refused.value)
+    assert client.is_model_ready("iris_xgboost")
+    assert int(np.argmax(classify(client, "iris_xgboost"))) == 0
+
+    with pytest.raises(InferenceServerException, match="not in the model repository"):
+        client.load_model("no_such_model")
+    with pytest.raises(InferenceServerException, match="unknown model"):
+        client.unload_model("no_such_model")
+    assert index_of(client)["iris_xgboost"]["state"] == "READY"
+
+
+def test_without_explicit_mode_load_and_unload_are_refused(surge):
+    client = surge.client()
+    with pytest.raises(InferenceServerException, match="model control mode is none"):
+        client.load_model("iris_xgboost")
+    with pytest.raises(InferenceServerException, match="model control mode is none"):
+        grpcclient.InferenceServerClient(surge.grpc_url).unload_model("iris_xgboost")
+    assert client.is_model_ready("iris_xgboost")
