@@ -13,7 +13,9 @@ instead (input_ids, attention_mask, token_type_ids INT64 [1, L] to
 /v2/models/minilm_kjv/infer): the ONNX model and its ragged batching without
 the tokenizer step. Prints one JSON line: offered and achieved rate
 (answers per second over the measured window), p50/p90/p99/max latency in
-ms, and errors by status.
+ms, and errors by status. open_loop() is the same load for any list of
+bodies and route (bench/features/features_bench.py sends fraud requests
+with it).
 """
 
 import argparse
@@ -60,6 +62,14 @@ async def run(url: str, rate: float, duration: float, warmup: float, connections
             for v in mix
         ]
         target = url.rstrip("/") + "/v2/models/text_classifier/infer"
+    return await open_loop(target, bodies, rate, duration, warmup, connections)
+
+
+async def open_loop(target: str, bodies: list[bytes], rate: float, duration: float, warmup: float,
+                    connections: int) -> dict:
+    """POSTs bodies[i % len(bodies)] to target at `rate` a second for warmup + duration
+    seconds; the summary of the measured part (after warmup), as main() prints it."""
+    total = int(rate * (duration + warmup))
     latencies: list[float] = []
     errors: dict[str, int] = {}
     measured_from = warmup

@@ -64,20 +64,12 @@ def make_churn_xgboost(repo: Path) -> str:
     return f"held-out AUC {auc:.4f}, churn rate {float(train[churn_data.LABEL].mean()):.3f}"
 
 
-def versions():
-    import numpy
-    import sklearn
-    import xgboost
-
-    return [f"numpy {numpy.__version__} sklearn {sklearn.__version__} xgboost {xgboost.__version__}".encode()]
-
-
 MODELS = [
     DemoModel(
         NAME,
         ["config.pbtxt", "1/model.json"],
         make_churn_xgboost,
         [Path(__file__), Path(churn_data.__file__), Path(common.__file__)],
-        versions,
+        common.xgboost_versions,
     ),
 ]

@@ -88,3 +88,12 @@ def config_pbtxt(
     for key, value in (parameters or {}).items():
         text += f'parameters {{\n  key: "{key}"\n  value {{\n    string_value: "{value}"\n  }}\n}}\n'
     return text
+
+
+def xgboost_versions():
+    """The libraries an XGBoost demo model is trained with: a change retrains it."""
+    import numpy
+    import sklearn
+    import xgboost
+
+    return [f"numpy {numpy.__version__} sklearn {sklearn.__version__} xgboost {xgboost.__version__}".encode()]

@@ -101,21 +101,13 @@ def make_fraud(repo: Path) -> str:
     return f"features over the stream {fraud_features.FRAUD.stream_key!r}, scored by {NAME}"
 
 
-def versions():
-    import numpy
-    import sklearn
-    import xgboost
-
-    return [f"numpy {numpy.__version__} sklearn {sklearn.__version__} xgboost {xgboost.__version__}".encode()]
-
-
 MODELS = [
     DemoModel(
         NAME,
         ["config.pbtxt", "1/model.json"],
         make_fraud_xgboost,
         [Path(__file__), Path(fraud_data.__file__), Path(fraud_features.__file__), Path(common.__file__)],
-        versions,
+        common.xgboost_versions,
     ),
     DemoModel(FEATURES_NAME, ["config.pbtxt", "1"], make_fraud, [Path(__file__), Path(fraud_features.__file__)]),
 ]

@@ -3,11 +3,11 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
-#include <mutex>
 
 #include "ensemble/ensemble_metrics.hpp"
 #include "ensemble/ensemble_plan.hpp"
 #include "ensemble/ensemble_run.hpp"
+#include "scheduler/in_flight_gate.hpp"
 #include "scheduler/request_scheduler.hpp"
 
 namespace surge::ensemble {
@@ -36,10 +36,7 @@ class ensemble_scheduler final : public request_scheduler, public std::enable_sh
   const step_target target_;
   const std::shared_ptr<ensemble_metrics> metrics_;
 
-  mutable std::mutex mutex_;
-  bool admitting_{true};             // guarded by mutex_
-  std::size_t in_flight_{0};         // guarded by mutex_
-  std::function<void()> drained_;    // guarded by mutex_; set by drain() while runs are in flight
+  in_flight_gate runs_;
 };
 
 }  // namespace surge::ensemble

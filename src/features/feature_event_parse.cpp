@@ -4,24 +4,14 @@
 #include <cmath>
 #include <limits>
 
+#include "core/text_fields.hpp"
+
 namespace surge::features {
 
-namespace {
-
-bool parse_double(std::string_view text, double& value) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  if (!text.empty() && text.front() == '+') text.remove_prefix(1);
-  if (text.empty()) return false;
-  const auto parsed = std::from_chars(text.data(), text.data() + text.size(), value);
-  return parsed.ec == std::errc{} && parsed.ptr == text.data() + text.size();
-}
-
-}  // namespace
 
 double parse_number_or_nan(std::string_view text) {
   double value;
-  return parse_double(text, value) ? value : std::numeric_limits<double>::quiet_NaN();
+  return parse_field_number(text, value) ? value : std::numeric_limits<double>::quiet_NaN();
 }
 
 std::optional<feature_event> parse_event(const streams::stream_entry& entry, const feature_spec& spec) {
@@ -35,7 +25,7 @@ std::optional<feature_event> parse_event(const streams::stream_entry& entry, con
   event.numbers.resize(spec.numeric_fields.size());
   for (std::size_t i = 0; i < spec.numeric_fields.size(); ++i) {
     const auto* value = entry.find(spec.numeric_fields[i]);
-    if (value == nullptr || !parse_double(*value, event.numbers[i])) return std::nullopt;
+    if (value == nullptr || !parse_field_number(*value, event.numbers[i])) return std::nullopt;
   }
   event.labels.reserve(spec.distinct_fields.size());
   for (const auto& field : spec.distinct_fields) {

@@ -52,13 +52,9 @@ features_scheduler::features_scheduler(asio::any_io_executor io, std::shared_ptr
     : io_(std::move(io)), state_(std::move(state)), served_(std::move(served)) {}
 
 void features_scheduler::schedule(request_ptr request) {
-  {
-    std::lock_guard lock(mutex_);
-    if (!admitting_) {
-      request->sink->finish(make_error(error_code::not_ready, "model '" + state_->spec.model + "' is not ready"));
-      return;
-    }
-    ++in_flight_;
+  if (!requests_.enter()) {
+    request->sink->finish(make_error(error_code::not_ready, "model '" + state_->spec.model + "' is not ready"));
+    return;
   }
   asio::co_spawn(io_, score(std::move(request)), [self = shared_from_this()](std::exception_ptr failure) {
     if (failure) {
@@ -133,38 +129,20 @@ asio::awaitable<void> features_scheduler::score(request_ptr request) {
   scoring->submit(std::move(scored));
 }
 
-void features_scheduler::request_done() {
-  std::function<void()> drained;
-  {
-    std::lock_guard lock(mutex_);
-    if (--in_flight_ == 0 && drained_) drained = std::move(drained_);
-  }
-  if (drained) drained();
-}
+void features_scheduler::request_done() { requests_.leave(); }
 
 void features_scheduler::drain(clock::time_point, std::function<void()> drained) {
-  {
-    std::lock_guard lock(mutex_);
-    admitting_ = false;
-    if (in_flight_ > 0) {
-      drained_ = std::move(drained);
-      return;
-    }
-  }
-  drained();
+  requests_.drain(std::move(drained));
 }
 
 void features_scheduler::stop_inputs() {
-  {
-    std::lock_guard lock(mutex_);
-    admitting_ = false;
-    if (stopped_) return;
-    stopped_ = true;
-  }
-  state_->follower->stop();
-  state_->attributes->stop();
-  state_->series.remove_all();
-  state_->entities_gauge.reset();
+  requests_.close();
+  std::call_once(stopped_, [this] {
+    state_->follower->stop();
+    state_->attributes->stop();
+    state_->series.remove_all();
+    state_->entities_gauge.reset();
+  });
 }
 
 void features_scheduler::join() { stop_inputs(); }

@@ -12,6 +12,7 @@
 #include "features/window_store.hpp"
 #include "metrics/registry.hpp"
 #include "router/registry_snapshot.hpp"
+#include "scheduler/in_flight_gate.hpp"
 #include "scheduler/request_scheduler.hpp"
 
 namespace surge::features {
@@ -55,11 +56,8 @@ class features_scheduler final : public request_scheduler,
   boost::asio::any_io_executor io_;
   std::shared_ptr<feature_state> state_;
   snapshot_source served_;
-  std::mutex mutex_;
-  bool admitting_{true};
-  std::size_t in_flight_{0};
-  std::function<void()> drained_;
-  bool stopped_{false};
+  in_flight_gate requests_;
+  std::once_flag stopped_;
 };
 
 }  // namespace surge::features

@@ -5,16 +5,11 @@
 #include <string_view>
 
 #include "config/model_config.hpp"
+#include "core/text_fields.hpp"
 
 namespace surge::score {
 
 namespace {
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
 
 bool readable_from_text(data_type type) {
   switch (type) {
@@ -59,7 +54,7 @@ std::variant<column_mapping, error> make_column_mapping(const config::ModelConfi
   for (const auto& spec : input_specs) {
     const auto equals = spec.find('=');
     if (equals == std::string::npos) return invalid("--input " + spec + ": expected INPUT=COLUMN[,COLUMN...]");
-    const std::string name(trim(std::string_view(spec).substr(0, equals)));
+    const std::string name(trim_blanks(std::string_view(spec).substr(0, equals)));
     const auto* config_input = [&]() -> const config::ModelInput* {
       for (const auto& input : model.input()) {
         if (input.name() == name) return &input;
@@ -81,7 +76,7 @@ std::variant<column_mapping, error> make_column_mapping(const config::ModelConfi
     std::vector<std::string> columns;
     while (true) {
       const auto comma = list.find(',');
-      const auto column = trim(list.substr(0, comma));
+      const auto column = trim_blanks(list.substr(0, comma));
       if (column.empty()) return invalid("--input " + spec + ": empty column name");
       if (column == key) return invalid("--input " + spec + ": the key column '" + key + "' cannot be an input");
       columns.emplace_back(column);
@@ -129,7 +124,7 @@ std::variant<column_mapping, error> make_column_mapping(const config::ModelConfi
     const auto equals = spec.find('=');
     if (equals == std::string::npos) return invalid("--output " + spec + ": expected COLUMN=OUTPUT[:INDEX]");
     output_binding binding;
-    binding.column = std::string(trim(std::string_view(spec).substr(0, equals)));
+    binding.column = std::string(trim_blanks(std::string_view(spec).substr(0, equals)));
     if (binding.column.empty()) return invalid("--output " + spec + ": empty column name");
     if (binding.column == key || binding.column == "run_id" || binding.column == "scored_at") {
       return invalid("--output " + spec + ": column '" + binding.column + "' is taken by the output table itself");
@@ -138,7 +133,7 @@ std::variant<column_mapping, error> make_column_mapping(const config::ModelConfi
                     [&](const auto& b) { return b.column == binding.column; })) {
       return invalid("--output " + spec + ": column '" + binding.column + "' is written twice");
     }
-    std::string_view target = trim(std::string_view(spec).substr(equals + 1));
+    std::string_view target = trim_blanks(std::string_view(spec).substr(equals + 1));
     bool indexed = false;
     if (const auto colon = target.rfind(':'); colon != std::string_view::npos) {
       const auto digits = target.substr(colon + 1);

@@ -6,29 +6,16 @@
 #include <optional>
 #include <string_view>
 
+#include "core/text_fields.hpp"
+
 namespace surge::score {
 
 namespace {
 
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
-
-template <typename T>
-bool parse_number(std::string_view text, T& value) {
-  text = trim(text);
-  if (!text.empty() && text.front() == '+') text.remove_prefix(1);
-  if (text.empty()) return false;
-  const auto parsed = std::from_chars(text.data(), text.data() + text.size(), value);
-  return parsed.ec == std::errc{} && parsed.ptr == text.data() + text.size();
-}
-
 template <typename T>
 bool write_integer(std::string_view text, std::byte* out) {
   T value{};
-  if (!parse_number(text, value)) return false;
+  if (!parse_field_number(text, value)) return false;
   std::memcpy(out, &value, sizeof value);
   return true;
 }
@@ -38,7 +25,7 @@ bool write_integer(std::string_view text, std::byte* out) {
 bool write_element(data_type type, std::string_view text, std::byte* out) {
   switch (type) {
     case data_type::bool_: {
-      const auto t = trim(text);
+      const auto t = trim_blanks(text);
       bool value;
       if (t == "t" || t == "true" || t == "TRUE" || t == "True" || t == "1") value = true;
       else if (t == "f" || t == "false" || t == "FALSE" || t == "False" || t == "0") value = false;
@@ -56,13 +43,13 @@ bool write_element(data_type type, std::string_view text, std::byte* out) {
     case data_type::int64: return write_integer<std::int64_t>(text, out);
     case data_type::fp32: {
       float value;
-      if (!parse_number(text, value)) return false;
+      if (!parse_field_number(text, value)) return false;
       std::memcpy(out, &value, sizeof value);
       return true;
     }
     case data_type::fp64: {
       double value;
-      if (!parse_number(text, value)) return false;
+      if (!parse_field_number(text, value)) return false;
       std::memcpy(out, &value, sizeof value);
       return true;
     }
