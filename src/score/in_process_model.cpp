@@ -1,8 +1,7 @@
 #include "score/in_process_model.hpp"
 
-#include <set>
+#include <future>
 
-#include "config/model_repository.hpp"
 #include "ensemble/ensemble_loader.hpp"
 #include "router/loaders/open_backend.hpp"
 #include "router/loaders/tensor_loader.hpp"
@@ -27,40 +26,6 @@ class collecting_sink final : public response_sink {
   inference_response response_;
 };
 
-// The entries to load for `name`: it and, for an ensemble, its steps' models, recursively.
-std::variant<std::vector<model_entry>, error> entries_for(const std::vector<model_entry>& repository,
-                                                          const std::string& name) {
-  std::vector<model_entry> selected;
-  std::set<std::string> seen;
-  std::vector<std::string> pending{name};
-  while (!pending.empty()) {
-    const auto next = pending.back();
-    pending.pop_back();
-    if (!seen.insert(next).second) continue;
-    const model_entry* entry = nullptr;
-    for (const auto& candidate : repository) {
-      if (candidate.name == next) entry = &candidate;
-    }
-    if (entry == nullptr) {
-      return make_error(error_code::not_found,
-                        next == name ? "model " + name + " is not in the repository"
-                                     : "model " + name + " runs " + next + ", which is not in the repository");
-    }
-    if (!entry->config) return make_error(error_code::invalid_argument, "model " + next + ": " + entry->error);
-    if (entry->config->has_generation()) {
-      return make_error(error_code::invalid_argument, "model " + next + " generates text; surge score scores tensors");
-    }
-    if (entry->config->has_worker_pool() || entry->config->has_upstream()) {
-      return make_error(error_code::invalid_argument,
-                        "model " + next + " runs outside this process (worker_pool/upstream); score it in-process "
-                        "from its own backend config");
-    }
-    for (const auto& step : entry->config->ensemble_scheduling().step()) pending.push_back(step.model_name());
-    selected.push_back(*entry);
-  }
-  return selected;
-}
-
 }  // namespace
 
 in_process_model::in_process_model() : work_(io_.get_executor()) {}
@@ -79,22 +44,18 @@ std::variant<std::unique_ptr<in_process_model>, error> in_process_model::load(
     const std::filesystem::path& backend_directory) {
   std::unique_ptr<in_process_model> loaded(new in_process_model());
   loaded->io_thread_ = std::thread([io = &loaded->io_] { io->run(); });
-  loaded->models_ = std::make_unique<model_registry>(loaded->io_.get_executor(), loaded->metrics_);
+  model_registry::options options;
+  options.make_completion = [backend_directory] { return backend_autocompletion(backend_directory); };
+  loaded->models_ = std::make_unique<model_registry>(loaded->io_.get_executor(), loaded->metrics_, options);
   auto& models = *loaded->models_;
   models.add_loader("ensemble", std::make_unique<ensemble::ensemble_loader>([&models] { return models.snapshot(); }));
   models.add_loader("tensor", std::make_unique<tensor_model_loader>(backend_directory));
 
-  std::vector<model_entry> scanned;
-  try {
-    scanned = scan_model_repository(repository, backend_autocompletion(backend_directory));
-  } catch (const std::exception& e) {
-    return make_error(error_code::not_found, e.what());
-  }
-  auto selected = entries_for(scanned, model);
-  if (auto* failure = std::get_if<error>(&selected)) return std::move(*failure);
-  for (const auto& failure : models.load(std::get<std::vector<model_entry>>(std::move(selected)))) {
-    return make_error(error_code::internal, "model " + failure.model + " did not load: " + failure.error);
-  }
+  // The model and what it runs (an ensemble's steps), as the server loads them.
+  std::promise<std::optional<error>> done;
+  models.load_model_async(repository, model, std::nullopt,
+                          [&done](std::optional<error> outcome) { done.set_value(std::move(outcome)); });
+  if (auto failure = done.get_future().get()) return std::move(*failure);
   loaded->version_ = models.find_version(model, version);
   if (!loaded->version_) {
     return make_error(error_code::not_found, "model " + model + " has no version " +
