@@ -3,7 +3,7 @@ features for the user, the request's amount, and XGBoost on the same model
 file surge's fraud_xgboost serves (model_repository/fraud_xgboost/1/model.json).
 
     .bench-venvs/feast/bin/python bench/features/feast_server.py --port 8000 \
-        --feature-repository REPO --repository model_repository
+        --feature-repository REPO --repository model_repository [--workers 1]
 
 It answers surge's route and body: POST /v2/models/fraud/infer, KServe v2
 JSON with `user_id` (BYTES) and `amount` (FP32), [n, 1] each, and the
@@ -19,14 +19,16 @@ the fraud model's `vector` order (a missing value is NaN, which XGBoost
 reads as missing, as surge does), then Booster.inplace_predict with one
 thread (fraud_xgboost's config says threads: 1) on the event loop: one
 row's 100 trees take tens of microseconds, less than a hand-off to a
-thread would. One uvicorn worker, access log off, as the text classifier
-peer (bench/peers/text_fastapi) runs.
+thread would. One uvicorn worker by default, as the text classifier peer
+(bench/peers/text_fastapi) runs; --workers N runs N processes on the one
+port (uvicorn's own supervisor). Access log off.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -42,6 +44,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fraud_spec import FEATURE_REFS, FRAUD, MODEL, REQUEST_FIELD, SCORING_MODEL  # noqa: E402
 
 ENTITY = FRAUD.entity_input
+# How uvicorn's worker processes learn the paths (they build the app from this module).
+FEATURE_REPOSITORY_VARIABLE = "FRAUD_BENCH_FEATURE_REPOSITORY"
+REPOSITORY_VARIABLE = "FRAUD_BENCH_MODEL_REPOSITORY"
 
 
 class BadRequest(ValueError):
@@ -103,7 +108,8 @@ def make_app(feature_repository: Path, repository: Path) -> FastAPI:
         if return_features:
             flat = [None if math.isnan(v) else v for v in rows.reshape(-1).tolist()]
             outputs.append({"name": "FEATURES", "datatype": "FP32", "shape": [n, len(FRAUD.vector)], "data": flat})
-        return {"model_name": MODEL, "outputs": outputs}
+        # A JSONResponse as is: FastAPI would run a returned dict through jsonable_encoder first.
+        return JSONResponse({"model_name": MODEL, "outputs": outputs})
 
     @app.get("/v2/health/ready")
     async def ready():
@@ -112,15 +118,22 @@ def make_app(feature_repository: Path, repository: Path) -> FastAPI:
     return app
 
 
+def app_from_environment() -> FastAPI:
+    return make_app(Path(os.environ[FEATURE_REPOSITORY_VARIABLE]), Path(os.environ[REPOSITORY_VARIABLE]))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--feature-repository", type=Path, required=True, help="the Feast feature repository")
     parser.add_argument("--repository", type=Path, default=Path("model_repository"))
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
-    uvicorn.run(make_app(args.feature_repository, args.repository), host=args.host, port=args.port, workers=1,
-                log_level="warning", access_log=False)
+    os.environ[FEATURE_REPOSITORY_VARIABLE] = str(args.feature_repository.resolve())
+    os.environ[REPOSITORY_VARIABLE] = str(args.repository.resolve())
+    uvicorn.run("feast_server:app_from_environment", factory=True, app_dir=str(Path(__file__).resolve().parent),
+                host=args.host, port=args.port, workers=args.workers, log_level="warning", access_log=False)
 
 
 if __name__ == "__main__":

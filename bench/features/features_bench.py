@@ -52,7 +52,6 @@ from pathlib import Path
 import numpy as np
 import redis
 import requests
-import tritonclient.http as httpclient
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -92,9 +91,20 @@ def free_port() -> int:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and its threads so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
+    """User + system CPU time so far of a process, its threads and its child processes
+    (uvicorn's workers), living ones: the load never ends a worker."""
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / TICKS
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending.extend(int(c) for c in (task / "children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
 
 
 class Process:
@@ -172,8 +182,11 @@ def score_difference(a: np.ndarray, b: np.ndarray) -> float:
 
 def wait_caught_up(surge, online: redis.Redis, feed: Feed) -> dict:
     began = time.monotonic()
-    counts = wait_until(lambda: (c := event_counts(surge)) if taken(c) >= feed.entries else None,
-                        f"surge to take all {feed.entries} stream entries", CATCH_UP_TIMEOUT_S)
+    def surge_done():
+        counts = event_counts(surge)
+        return counts if taken(counts) >= feed.entries else None
+
+    counts = wait_until(surge_done, f"surge to take all {feed.entries} stream entries", CATCH_UP_TIMEOUT_S)
     surge_s = time.monotonic() - began
     if counts != feed.expected_counts():
         raise CheckFailed(f"surge's event counts {counts} differ from the reference's {feed.expected_counts()}")
@@ -355,6 +368,7 @@ def main() -> int:
     parser.add_argument("--check-users", type=int, default=500)
     parser.add_argument("--p99-bound-ms", type=float, default=20.0)
     parser.add_argument("--sides", default="surge feast")
+    parser.add_argument("--feast-workers", type=int, default=1, help="uvicorn worker processes of the Feast service")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "features.json")
     parser.add_argument("--command", default="", help="the command line to record in the report")
     args = parser.parse_args()
@@ -411,7 +425,8 @@ def main() -> int:
         processes.append(consumer)
         feast_port = free_port()
         commands["feast_server"] = [feast_python, str(HERE / "feast_server.py"), "--port", str(feast_port),
-                                    "--feature-repository", str(feast_repo), "--repository", str(repository)]
+                                    "--feature-repository", str(feast_repo), "--repository", str(repository),
+                                    "--workers", str(args.feast_workers)]
         feast_server = Process("feast_server", commands["feast_server"], logs)
         processes.append(feast_server)
 

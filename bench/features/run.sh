@@ -20,6 +20,7 @@
 #   RATES ["100 200 400 800"] requests/s   DURATION [30] measured s per level   WARMUP [5] s
 #   USERS [2000] SEED [21] SPAN_MINUTES [20] MEDIAN_GAP_S [60]: the stream (scripts/models/fraud_data.py)
 #   SIDES ["surge feast"]   CHECK_USERS [500]   P99_BOUND_MS [20]   CONNECTIONS [256]
+#   FEAST_WORKERS [1] uvicorn worker processes of the Feast service (surge: its default 2 I/O threads)
 #   SURGE_BIN [build/release/surge]  MODEL_REPOSITORY [model_repository]
 #   SURGE_BACKEND_DIRECTORY [] passed as --backend-directory when set
 #
@@ -43,7 +44,8 @@ if [ ! -f "$repository/fraud_xgboost/1/model.json" ] || [ ! -f "$repository/frau
 fi
 
 settings=()
-for name in RATES DURATION WARMUP USERS SEED SPAN_MINUTES MEDIAN_GAP_S SIDES CHECK_USERS P99_BOUND_MS CONNECTIONS; do
+for name in RATES DURATION WARMUP USERS SEED SPAN_MINUTES MEDIAN_GAP_S SIDES CHECK_USERS P99_BOUND_MS CONNECTIONS \
+  FEAST_WORKERS; do
   [ -n "${!name:-}" ] && settings+=("$name=\"${!name}\"")
 done
 
@@ -57,6 +59,7 @@ exec "$python" bench/features/features_bench.py \
   --span-minutes "${SPAN_MINUTES:-20}" \
   --median-gap-s "${MEDIAN_GAP_S:-60}" \
   --sides "${SIDES:-surge feast}" \
+  --feast-workers "${FEAST_WORKERS:-1}" \
   --check-users "${CHECK_USERS:-500}" \
   --p99-bound-ms "${P99_BOUND_MS:-20}" \
   --connections "${CONNECTIONS:-256}" \

@@ -715,5 +715,19 @@ TEST(KserveCodecErrors, DuplicatesParametersAndOutputs) {
             "input 'x': shared memory inputs are not supported");
 }
 
+// RapidJSON 1.1.0 read past its table of powers of ten for numbers whose
+// leading zeros and exponent put them below 1e-324 (found by fuzzing); the
+// project's copy of its headers (scripts/install-deps) underflows them to 0.
+TEST(KserveCodec, NumbersFarBelowTheSmallestDoubleReadAsZero) {
+  const auto request = decode_or_throw(one_input(
+      "x", "FP64", "[3]", "[-0.0000000000000000000001844674607370955e-328, 5e-328, 0.00000000000000000018446744073709551615]"));
+  ASSERT_EQ(request.inputs.size(), 1u);
+  double values[3];
+  std::memcpy(values, request.inputs[0].data.data(), sizeof values);
+  EXPECT_EQ(values[0], 0.0);
+  EXPECT_EQ(values[1], 0.0);
+  EXPECT_EQ(values[2], 0.00000000000000000018446744073709551615);
+}
+
 }  // namespace
 }  // namespace surge::wire
