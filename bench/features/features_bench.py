@@ -66,6 +66,8 @@ from redis_e2e import RedisServer  # noqa: E402
 from surge_e2e import launch_surge, surge_binary, wait_until  # noqa: E402
 
 ONLINE_DB = 1  # Feast's online store; the stream and user hashes are in db 0
+LATE_EVENTS = 20  # moved behind newer ones, within the allowed lateness: applied by both sides
+TOO_LATE_EVENTS = 20  # moved further: dropped by both
 SCORE_TOLERANCE = 1e-6
 AMOUNT_SEED = 7
 LOAD_SEED = 3
@@ -398,7 +400,8 @@ def main() -> int:
         redis_server = RedisServer(work / "redis")
         online = redis.Redis(port=redis_server.port, db=ONLINE_DB)
         stream = fraud_data.transactions(args.users, args.seed, span_ms=int(args.span_minutes * 60000),
-                                         median_gap_ms=args.median_gap_s * 1000.0)
+                                         median_gap_ms=args.median_gap_s * 1000.0, late=LATE_EVENTS,
+                                         too_late=TOO_LATE_EVENTS, allowed_lateness_ms=FRAUD.allowed_lateness_ms)
         feed = Feed(redis_server.client())
         feed.set_attributes(stream.attributes)
         half = len(stream.events) // 2
@@ -456,6 +459,7 @@ def main() -> int:
             "generator": "scripts/models/fraud_data.py transactions()",
             "users": args.users, "seed": args.seed, "span_minutes": args.span_minutes,
             "median_gap_s": args.median_gap_s, "events": len(stream.events),
+            "late_events": LATE_EVENTS, "too_late_events": TOO_LATE_EVENTS,
             "users_with_events": len(with_events), "latest_time_ms": latest, **catch_up,
         }
         log(f"caught up: {json.dumps(catch_up)}")
