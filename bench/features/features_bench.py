@@ -5,8 +5,8 @@ FastAPI service reading them back and scoring with XGBoost), under the
 same open-loop load. Run by bench/features/run.sh; see it for the knobs.
 
 1. A redis-server of its own on a free loopback port. The demo stream
-   (scripts/models/fraud_data.py, fixed seed) goes into its db 0: the user
-   hashes, then half the transactions.
+   (scripts/models/fraud_data.py, fixed seed, with a few late and too-late
+   events) goes into its db 0: the user hashes, then half the transactions.
 2. surge serve --redis on the demo repository (fraud, fraud_xgboost), which
    reads that half at load and follows the stream. The Feast repository
    (feast_repo.py, Redis online store in db 1, file offline store),

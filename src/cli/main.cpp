@@ -44,6 +44,7 @@
 #include "router/loaders/remote_loader.hpp"
 #include "router/loaders/tensor_loader.hpp"
 #include "router/model_registry.hpp"
+#include "router/repository_poller.hpp"
 #include "score/score_command.hpp"
 #include "worker/worker_command.hpp"
 
@@ -66,6 +67,7 @@ struct serve_options {
   // --load-model at start ("*": all), then load and unload on request.
   std::string model_control_mode{"none"};
   std::vector<std::string> load_models;
+  unsigned repository_poll_secs{15};  // poll mode
   std::string backend_directory;
   std::size_t max_body_mib{64};
   unsigned idle_timeout_seconds{60};
@@ -207,7 +209,7 @@ int serve(const serve_options& options) {
   // server listens.
   std::vector<std::string> failures;
   try {
-    const bool load_all = options.model_control_mode == "none" ||
+    const bool load_all = options.model_control_mode != "explicit" ||
                           std::find(options.load_models.begin(), options.load_models.end(), "*") !=
                               options.load_models.end();
     if (load_all) {
@@ -333,6 +335,12 @@ int serve(const serve_options& options) {
   }
   kserve.set_ready(true);
   grpc.set_ready(true);
+  std::unique_ptr<surge::repository_poller> poller;
+  if (options.model_control_mode == "poll") {
+    poller = std::make_unique<surge::repository_poller>(models, options.model_repository,
+                                                        std::chrono::seconds(options.repository_poll_secs));
+    poller->start();
+  }
   std::cout << "surge: ready" << std::endl;
 
   // SIGINT/SIGTERM: stop accepting, let requests in flight finish, then stop.
@@ -355,6 +363,7 @@ int serve(const serve_options& options) {
       asio::detached);
   drained.get_future().wait();
 
+  poller.reset();  // no load or unload from here on
   tls_reloader.stop();
   remote.stop();
   // gRPC's shutdown cancels the calls the drain left (open streams, requests
@@ -405,11 +414,17 @@ int main(int argc, char** argv) {
   serve_command
       ->add_option("--model-control-mode", options.model_control_mode,
                    "none: load the repository at start; explicit: load --load-model at start, then load and unload "
-                   "through /v2/repository/models/{m}/load|unload and gRPC")
-      ->check(CLI::IsMember({"none", "explicit"}))
+                   "through /v2/repository/models/{m}/load|unload and gRPC; poll: load it at start, then follow its "
+                   "changes")
+      ->check(CLI::IsMember({"none", "explicit", "poll"}))
       ->envname("SURGE_MODEL_CONTROL_MODE");
   serve_command->add_option("--load-model", options.load_models,
                             "With --model-control-mode explicit: a model to load at start (repeat; * for all)");
+  serve_command
+      ->add_option("--repository-poll-secs", options.repository_poll_secs,
+                   "With --model-control-mode poll: seconds between scans of the repository")
+      ->check(CLI::Range(1u, 86400u))
+      ->envname("SURGE_REPOSITORY_POLL_SECS");
   serve_command->add_option("--backend-directory", options.backend_directory,
                             "Where libsurge_backend_<name>.so live (default: backends/ beside the binary)")
       ->envname("SURGE_BACKEND_DIRECTORY");

@@ -173,7 +173,15 @@ std::vector<model_load_failure> model_registry::load(std::vector<model_entry> mo
     outcome[name] = failure;
     if (!failure.empty()) {
       failures.push_back({name, failure});
-      if (previous && previous->servable()) continue;  // keeps serving what it served
+      if (previous && previous->servable()) {
+        // Keeps serving what it served; the index says why the load failed.
+        auto kept = std::make_shared<registered_model>(*previous);
+        kept->reload_error = failure;
+        auto next = std::make_shared<registry_snapshot>(*current_);
+        next->models[name] = std::move(kept);
+        publish(std::move(next));
+        continue;
+      }
       record = std::make_shared<registered_model>();
       record->name = name;
       record->config = entry.config;

@@ -16,6 +16,9 @@ namespace surge {
 struct registered_model {
   std::string name;
   std::string error;  // why the model is not served; empty when it loaded
+  // Why the last load of a model that kept serving its earlier versions
+  // failed (the repository index shows it); empty after a load that worked.
+  std::string reload_error;
   std::optional<config::ModelConfig> config;
   std::map<std::int64_t, std::shared_ptr<model_version>> versions;
 

@@ -97,8 +97,42 @@ def test_a_failed_reload_leaves_the_old_version_serving_and_says_why(surge_facto
 
 def test_without_explicit_mode_load_and_unload_are_refused(surge):
     client = surge.client()
-    with pytest.raises(InferenceServerException, match="model control mode is none"):
+    with pytest.raises(InferenceServerException, match="needs --model-control-mode explicit"):
         client.load_model("iris_xgboost")
-    with pytest.raises(InferenceServerException, match="model control mode is none"):
+    with pytest.raises(InferenceServerException, match="needs --model-control-mode explicit"):
         grpcclient.InferenceServerClient(surge.grpc_url).unload_model("iris_xgboost")
     assert client.is_model_ready("iris_xgboost")
+
+
+def test_poll_mode_follows_new_changed_broken_and_deleted_model_directories(surge_factory, repository, demo_repository):
+    from surge_e2e import wait_until
+
+    shutil.rmtree(repository / "iris_onnx")
+    server = surge_factory(repository, "--model-control-mode", "poll", "--repository-poll-secs", "1")
+    client = server.client()
+    assert client.is_model_ready("iris_xgboost")
+    assert not client.is_model_ready("iris_onnx")
+
+    # A new model directory is loaded.
+    shutil.copytree(demo_repository / "iris_onnx", repository / "iris_onnx")
+    wait_until(lambda: client.is_model_ready("iris_onnx"), "the new model directory to be loaded", 30)
+    assert int(np.argmax(classify(client, "iris_onnx"))) == 0
+
+    # A broken config leaves the model serving, with the reason in the index.
+    config = repository / "iris_xgboost" / "config.pbtxt"
+    good = config.read_text()
+    config.write_text(good.replace("max_batch_size: 64", "max_batch_size: -3"))
+    wait_until(lambda: "reason" in index_of(client)["iris_xgboost"], "the failed reload to show in the index", 30)
+    entry = index_of(client)["iris_xgboost"]
+    assert entry["state"] == "READY" and "max_batch_size" in entry["reason"], entry
+    assert int(np.argmax(classify(client, "iris_xgboost"))) == 0
+
+    # A fixed config is noticed too (the failure did not stop the polling).
+    config.write_text(good.replace("max_batch_size: 64", "max_batch_size: 16"))
+    wait_until(lambda: client.get_model_config("iris_xgboost")["max_batch_size"] == 16, "the fixed config", 30)
+    assert "reason" not in index_of(client)["iris_xgboost"]
+
+    # A deleted directory is unloaded; the rest serve.
+    shutil.rmtree(repository / "iris_onnx")
+    wait_until(lambda: not client.is_model_ready("iris_onnx"), "the deleted model to be unloaded", 30)
+    assert int(np.argmax(classify(client, "iris_xgboost"))) == 0

@@ -153,7 +153,8 @@ grpc::ServerUnaryReactor* inference_service::RepositoryIndex(grpc::CallbackServe
 namespace {
 
 constexpr const char* control_mode_none =
-    "model control mode is none: start the server with --model-control-mode explicit to load and unload models";
+    "loading and unloading models at run time needs --model-control-mode explicit (the server runs in mode "
+    "none or poll)";
 
 }  // namespace
 

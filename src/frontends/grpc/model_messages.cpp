@@ -68,7 +68,11 @@ void fill_repository_index(const registry_snapshot& models, bool ready_only,
     entry.set_name(name);
     if (!state->versions.empty()) entry.set_version(std::to_string(state->versions.rbegin()->first));
     entry.set_state(ready ? "READY" : "UNAVAILABLE");
-    if (!ready) entry.set_reason(state->error);
+    if (!ready) {
+      entry.set_reason(state->error);
+    } else if (!state->reload_error.empty()) {
+      entry.set_reason("serving the versions loaded before; the last load failed: " + state->reload_error);
+    }
   }
 }
 

@@ -230,8 +230,8 @@ asio::awaitable<handler_result> kserve_handler::handle(request_message& request,
     if (method != http::verb::post) co_return method_not_allowed(request, "POST");
     if (!control_) {
       co_return fail(http::status::bad_request,
-                     "model control mode is none: start the server with --model-control-mode explicit to load and "
-                     "unload models");
+                     "loading and unloading models at run time needs --model-control-mode explicit (the server runs "
+                     "in mode none or poll)");
     }
     co_return co_await control_repository(*control_, std::string(parts[3]), parts[4], request);
   }
@@ -250,9 +250,11 @@ asio::awaitable<handler_result> kserve_handler::handle(request_message& request,
       }
       w.Key("state");
       write_string(w, state->error.empty() ? "READY" : "UNAVAILABLE");
-      if (!state->error.empty()) {
+      if (!state->error.empty() || !state->reload_error.empty()) {
         w.Key("reason");
-        write_string(w, state->error);
+        write_string(w, state->error.empty() ? "serving the versions loaded before; the last load failed: " +
+                                                   state->reload_error
+                                             : state->error);
       }
       w.EndObject();
     }
