@@ -6,6 +6,7 @@
 
 #include "model/output_labels.hpp"
 #include "router/load_order.hpp"
+#include "router/model_warmup.hpp"
 #include "scheduler/io_thread.hpp"
 
 namespace surge {
@@ -117,7 +118,14 @@ std::shared_ptr<registered_model> model_registry::load_versions(const model_entr
     }
     auto loaded = std::get<std::shared_ptr<model_version>>(std::move(made));
     loaded->set_output_labels(shared_labels);
-    record->versions.emplace(version, std::move(loaded));
+    record->versions.emplace(version, loaded);
+    // Before it is published: the version takes no traffic until it is warm.
+    if (auto problem = warm_up(*loaded, *entry.config, entry.directory)) {
+      failure = "version " + std::to_string(version) + ": " + *problem;
+      for (auto& [number, made_version] : record->versions) made_version->stop();
+      record->versions.clear();
+      return record;
+    }
   }
   return record;
 }

@@ -18,12 +18,9 @@ from surge_e2e import (
     write_model,
 )
 
-# model_warmup is valid for Triton and not part of surge's configuration.
-UNSUPPORTED_FIELD = "model_warmup"
-WARMUP = (
-    'model_warmup [ { name: "zeros" batch_size: 1 '
-    'inputs { key: "INPUT0" value { data_type: TYPE_FP32 dims: [ 4 ] zero_data: true } } } ]'
-)
+# response_cache is valid for Triton and not part of surge's configuration.
+UNSUPPORTED_FIELD = "response_cache"
+WARMUP = "response_cache { enable: true }"
 
 
 def _repository(tmp_path):

@@ -136,3 +136,59 @@ def test_poll_mode_follows_new_changed_broken_and_deleted_model_directories(surg
     shutil.rmtree(repository / "iris_onnx")
     wait_until(lambda: not client.is_model_ready("iris_onnx"), "the deleted model to be unloaded", 30)
     assert int(np.argmax(classify(client, "iris_xgboost"))) == 0
+
+
+SLOW_IDENTITY = """
+name: "slow_identity"
+backend: "identity"
+max_batch_size: 4
+input [ { name: "INPUT0" data_type: TYPE_FP32 dims: [ 4 ] } ]
+output [ { name: "OUTPUT0" data_type: TYPE_FP32 dims: [ 4 ] } ]
+parameters { key: "execute_delay_us" value { string_value: "200000" } }
+model_warmup [ {
+  name: "zeros" batch_size: 2 count: 10
+  inputs { key: "INPUT0" value { data_type: TYPE_FP32 dims: [ 4 ] zero_data: true } }
+} ]
+"""
+
+
+def test_warm_up_runs_before_the_model_is_ready_and_gets_traffic(surge_factory, repository):
+    import threading
+    import time
+
+    (repository / "slow_identity" / "1").mkdir(parents=True)
+    (repository / "slow_identity" / "config.pbtxt").write_text(SLOW_IDENTITY)
+    server = surge_factory(repository, "--model-control-mode", "explicit", "--load-model", "iris_xgboost")
+    client = server.client()
+    loaded = threading.Event()
+    started = time.monotonic()
+    loader = threading.Thread(target=lambda: (server.client().load_model("slow_identity"), loaded.set()))
+    loader.start()
+    time.sleep(0.5)
+    # Ten warm-up requests of 200 ms each: not ready, and no traffic, meanwhile.
+    assert not loaded.is_set()
+    assert not client.is_model_ready("slow_identity")
+    tensor = httpclient.InferInput("INPUT0", [1, 4], "FP32")
+    tensor.set_data_from_numpy(np.ones((1, 4), dtype=np.float32))
+    with pytest.raises(InferenceServerException):
+        client.infer("slow_identity", [tensor])
+    loader.join(timeout=30)
+    assert loaded.is_set()
+    assert time.monotonic() - started >= 2.0, "the warm-up did not run its ten requests"
+    assert client.is_model_ready("slow_identity")
+    np.testing.assert_array_equal(client.infer("slow_identity", [tensor]).as_numpy("OUTPUT0"), np.ones((1, 4)))
+    # The warm-up's rows are counted in the model's statistics as any request's.
+    stats = client.get_inference_statistics("slow_identity")["model_stats"][0]
+    assert int(stats["inference_count"]) >= 2 * 10
+
+
+def test_a_warm_up_that_fails_fails_the_load_naming_it(surge_factory, repository):
+    (repository / "slow_identity" / "1").mkdir(parents=True)
+    (repository / "slow_identity" / "config.pbtxt").write_text(
+        SLOW_IDENTITY.replace("zero_data: true", 'input_data_file: "missing.bin"').replace("200000", "0"))
+    server = surge_factory(repository, "--model-control-mode", "explicit", "--load-model", "iris_xgboost")
+    client = server.client()
+    with pytest.raises(InferenceServerException, match=r"model_warmup\[1\] 'zeros'.*missing.bin"):
+        client.load_model("slow_identity")
+    assert not client.is_model_ready("slow_identity")
+    assert client.is_model_ready("iris_xgboost")

@@ -155,10 +155,10 @@ TEST(ModelConfigParse, UnknownTopLevelFieldNamesFieldAndLine) {
       "input [ { name: \"x\" data_type: TYPE_FP32 dims: [ 1 ] } ]\n"
       "output [ { name: \"y\" data_type: TYPE_FP32 dims: [ 1 ] } ]\n"
       "\n"
-      "  model_warmup [ { name: \"w\" batch_size: 1 } ]\n";
+      "  response_cache { enable: true }\n";
   const auto parsed = parse_model_config(text, "models/foo/config.pbtxt");
   EXPECT_FALSE(parsed.config);
-  EXPECT_EQ(parsed.error, "models/foo/config.pbtxt:7:3: unsupported field \"model_warmup\"");
+  EXPECT_EQ(parsed.error, "models/foo/config.pbtxt:7:3: unsupported field \"response_cache\"");
 }
 
 TEST(ModelConfigParse, UnknownNestedFieldNamesMessageType) {

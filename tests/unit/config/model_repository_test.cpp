@@ -62,14 +62,14 @@ TEST(ModelRepository, GoodModelLoadsAndBadModelCarriesItsError) {
 
 TEST(ModelRepository, UnsupportedFieldErrorReachesTheEntry) {
   temp_dir repo;
-  write_file(repo.path() / "warm" / "config.pbtxt", good_config + "model_warmup [ ]\n");
+  write_file(repo.path() / "warm" / "config.pbtxt", good_config + "response_cache { }\n");
   fs::create_directories(repo.path() / "warm" / "1");
 
   const auto entries = scan_model_repository(repo.path());
   ASSERT_EQ(entries.size(), 1u);
   EXPECT_FALSE(entries[0].config);
   EXPECT_EQ(entries[0].error,
-            (repo.path() / "warm" / "config.pbtxt").string() + ":7:1: unsupported field \"model_warmup\"");
+            (repo.path() / "warm" / "config.pbtxt").string() + ":7:1: unsupported field \"response_cache\"");
 }
 
 TEST(ModelRepository, ModelWithoutVersionDirectoriesHasError) {
