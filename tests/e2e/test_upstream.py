@@ -33,12 +33,16 @@ TENSORS = (
 
 
 def upstream_config(name: str, url: str, protocol: str = "KSERVE_V2", max_inflight: int = 2,
-                    timeout_us: int = 10_000_000) -> str:
+                    timeout_us: int = 10_000_000, hold_for_batches: bool = False) -> str:
     return (
         f'name: "{name}"\n'
         "max_batch_size: 8\n"
         + TENSORS
         + "dynamic_batching { max_queue_delay_microseconds: 20000 }\n"
+        # The adaptive policy sends a row at once when an upstream slot is
+        # free, so whether rows batch depends on timing; holding them for
+        # the delay makes them batch whatever the machine's load.
+        + ("dispatch { policy: MAX_QUEUE_DELAY }\n" if hold_for_batches else "")
         + f'upstream {{ url: "{url}" protocol: {protocol} max_inflight: {max_inflight} '
         f"timeout_microseconds: {timeout_us} }}\n"
     )
@@ -55,7 +59,7 @@ def test_kserve_upstream_batches_to_another_surge(surge_factory, tmp_path):
 
     repository = tmp_path / "models"
     url = f"http://{upstream.http_address}/v2/models/echo/infer"
-    write_model(repository, "remote_echo", upstream_config("remote_echo", url))
+    write_model(repository, "remote_echo", upstream_config("remote_echo", url, hold_for_batches=True))
     server = surge_factory(repository)
 
     with ThreadPoolExecutor(16) as executor:
