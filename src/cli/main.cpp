@@ -19,6 +19,7 @@
 #include <iostream>
 #include <thread>
 
+#include "backend_loader/backend_directory.hpp"
 #include "bench/bench_command.hpp"
 #include "core/heap_release.hpp"
 #include "ensemble/ensemble_loader.hpp"
@@ -123,12 +124,6 @@ std::variant<surge::auth::api_keys, surge::error> load_api_keys(const serve_opti
   return keys;
 }
 
-std::filesystem::path default_backend_directory() {
-  std::error_code ec;
-  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? std::filesystem::path("backends") : exe.parent_path() / "backends";
-}
-
 int serve(const serve_options& options) {
   // Before anything opens a descriptor: the HTTP limits are sized from it.
   const auto descriptor_limit = surge::http::raise_descriptor_limit();
@@ -170,8 +165,7 @@ int serve(const serve_options& options) {
   asio::io_context io(static_cast<int>(options.threads));
   auto work = asio::make_work_guard(io);
   surge::metrics::registry metrics;
-  const auto backend_directory = options.backend_directory.empty() ? default_backend_directory()
-                                                                   : std::filesystem::path(options.backend_directory);
+  const auto backend_directory = surge::backend_directory_or_default(options.backend_directory);
   surge::model_registry::options registry_options;
   registry_options.make_completion = [backend_directory] { return surge::backend_autocompletion(backend_directory); };
   surge::model_registry models(io.get_executor(), metrics, registry_options);

@@ -18,8 +18,8 @@ std::uint64_t count_of(const pg_result& result) {
 }  // namespace
 
 postgres_source::postgres_source(const std::string& conninfo, const std::string& relation, bool is_query,
-                                 std::string key, std::vector<std::string> columns)
-    : connection_(conninfo), columns_(columns.size()) {
+                                 std::string key, std::vector<std::string> columns, bool count_rows)
+    : connection_(conninfo), columns_(columns.size()), count_rows_(count_rows) {
   from_ = is_query ? "(" + relation + ") AS surge_source" : connection_.identifier(relation);
   description_ = (is_query ? "postgres query " : "postgres table ") + relation + " by " + key;
   key_sql_ = connection_.identifier(key);
@@ -40,7 +40,9 @@ void postgres_source::open_cursor() {
   connection_.run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "starting the read transaction");
   std::string where = key_sql_ + " IS NOT NULL";
   if (position_.last_key) where += " AND " + key_sql_ + " > " + connection_.literal(*position_.last_key);
-  to_read_ = count_of(connection_.query("SELECT count(*) FROM " + from_ + " WHERE " + where, {}, "counting rows"));
+  if (count_rows_) {
+    to_read_ = count_of(connection_.query("SELECT count(*) FROM " + from_ + " WHERE " + where, {}, "counting rows"));
+  }
   rows_without_key_ = count_of(connection_.query(
       "SELECT count(*) FROM " + from_ + " WHERE " + key_sql_ + " IS NULL", {}, "counting rows without a key"));
   connection_.run("DECLARE surge_rows NO SCROLL CURSOR FOR SELECT " + select_ + " FROM " + from_ + " WHERE " + where +
@@ -68,7 +70,7 @@ row_page postgres_source::next_page(std::size_t max_rows) {
 }
 
 std::optional<double> postgres_source::done_fraction() const {
-  if (!open_) return std::nullopt;
+  if (!open_ || !count_rows_) return std::nullopt;
   if (to_read_ == 0) return 1.0;
   return static_cast<double>(position_.rows_read - start_rows_read_) / static_cast<double>(to_read_);
 }

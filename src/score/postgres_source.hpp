@@ -18,8 +18,10 @@ class postgres_source final : public row_source {
  public:
   // `relation`: a table name (`--table`) or, with `is_query`, a SELECT
   // (`--query`). Checks at once that the key and columns exist.
+  // `count_rows`: count the rows to read when the cursor opens (one more
+  // scan, for done_fraction's progress and ETA; nullopt without it).
   postgres_source(const std::string& conninfo, const std::string& relation, bool is_query, std::string key,
-                  std::vector<std::string> columns);
+                  std::vector<std::string> columns, bool count_rows = false);
 
   void resume(const source_position& position) override;
   row_page next_page(std::size_t max_rows) override;
@@ -39,6 +41,7 @@ class postgres_source final : public row_source {
   std::string description_;
   std::size_t columns_;
   bool key_is_integer_{false};
+  bool count_rows_{false};
   bool open_{false};
   source_position position_;
   std::uint64_t start_rows_read_{0};

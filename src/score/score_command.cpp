@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "backend_loader/backend_directory.hpp"
 #include "score/column_mapping.hpp"
 #include "score/csv_sink.hpp"
 #include "score/csv_source.hpp"
@@ -17,12 +18,6 @@
 namespace surge::score {
 
 namespace {
-
-std::filesystem::path default_backend_directory() {
-  std::error_code ec;
-  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? std::filesystem::path("backends") : exe.parent_path() / "backends";
-}
 
 // Which source and output the flags name, or why they do not.
 std::optional<std::string> check_flags(const score_arguments& a) {
@@ -88,8 +83,7 @@ int run_score_command(const score_arguments& a) {
     return 2;
   }
   auto loaded = in_process_model::load(a.model_repository, a.model, a.model_version,
-                                       a.backend_directory.empty() ? default_backend_directory()
-                                                                   : std::filesystem::path(a.backend_directory));
+                                       backend_directory_or_default(a.backend_directory));
   if (auto* failure = std::get_if<error>(&loaded)) {
     std::cerr << "surge score: " << failure->message << std::endl;
     return 2;
@@ -102,6 +96,11 @@ int run_score_command(const score_arguments& a) {
   }
   const auto& mapping = std::get<column_mapping>(mapped);
 
+  run_settings settings;
+  settings.run_id = a.run_id;
+  settings.page_rows = a.page_rows;
+  settings.pages_in_flight = a.in_flight;
+  settings.progress = a.progress == "on" || (a.progress == "auto" && ::isatty(STDERR_FILENO));
   std::unique_ptr<row_source> source;
   std::unique_ptr<score_sink> sink;
   try {
@@ -110,7 +109,7 @@ int run_score_command(const score_arguments& a) {
     } else {
       const bool is_query = !a.query.empty();
       source = std::make_unique<postgres_source>(a.from_postgres, is_query ? a.query : a.table, is_query, a.key,
-                                                 mapping.source_columns);
+                                                 mapping.source_columns, settings.progress);
     }
     if (!a.to_csv.empty()) {
       sink = std::make_unique<csv_sink>(a.to_csv, a.reject_file.empty() ? a.to_csv + ".rejects.csv" : a.reject_file,
@@ -125,11 +124,6 @@ int run_score_command(const score_arguments& a) {
     return 2;
   }
 
-  run_settings settings;
-  settings.run_id = a.run_id;
-  settings.page_rows = a.page_rows;
-  settings.pages_in_flight = a.in_flight;
-  settings.progress = a.progress == "on" || (a.progress == "auto" && ::isatty(STDERR_FILENO));
   try {
     const auto summary = run_scoring(*source, *sink, model, mapping, settings);
     if (summary.rows_without_key > 0) {

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "backend_loader/backend_directory.hpp"
 #include "metrics/registry.hpp"
 #include "redis/url.hpp"
 #include "worker/loaded_model.hpp"
@@ -21,12 +22,6 @@ namespace surge::worker {
 namespace asio = boost::asio;
 
 namespace {
-
-std::filesystem::path default_backend_directory() {
-  std::error_code ec;
-  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? std::filesystem::path("backends") : exe.parent_path() / "backends";
-}
 
 std::string default_name() {
   char host[64] = {};
@@ -64,9 +59,7 @@ int run_worker_command(const worker_arguments& arguments) {
   const auto name = arguments.name.empty() ? default_name() : arguments.name;
   metrics::registry metrics;
   auto loaded = loaded_model::load(arguments.model_repository, arguments.model,
-                                   arguments.backend_directory.empty()
-                                       ? default_backend_directory()
-                                       : std::filesystem::path(arguments.backend_directory),
+                                   backend_directory_or_default(arguments.backend_directory),
                                    metrics);
   if (auto* failure = std::get_if<error>(&loaded)) {
     std::cerr << "surge worker: " << failure->message << std::endl;
