@@ -130,7 +130,16 @@ typedef enum surge_memory_type {
  * may get several before its final one. Requires
  * model_transaction_policy { decoupled: true } in the model's config. */
 #define SURGE_CAPABILITY_DECOUPLED ((uint64_t)1 << 1)
-/* The model keeps state across the requests of a sequence. */
+/* The model keeps state across the requests of a sequence. Its config must
+ * have sequence_batching; the server then runs each sequence's requests in
+ * order, one at a time, and gives every request these parameters
+ * (surge_request_parameter): "sequence_id" (the client's correlation id, a
+ * decimal integer or a string), "sequence_start" and "sequence_end"
+ * ("true"/"false", when the client set them) and "sequence_slot" (a decimal
+ * 0..slots-1: the slot the sequence holds while it is live; a new sequence
+ * on a slot always starts with sequence_start, so state kept per slot never
+ * leaks between sequences). Tensors named by the config's control_input
+ * arrive as inputs. */
 #define SURGE_CAPABILITY_SEQUENCE ((uint64_t)1 << 2)
 
 /* surge_response_send flags. */

@@ -72,6 +72,7 @@ constexpr config_validation::section_validator section_validators[] = {
     config_validation::validate_outputs,
     config_validation::validate_version_policy,
     config_validation::validate_dynamic_batching,
+    config_validation::validate_sequence_batching,
     config_validation::validate_generation,
     config_validation::validate_instance_groups,
     config_validation::validate_default_model_filename,

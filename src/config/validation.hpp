@@ -59,6 +59,9 @@ void validate_version_policy(problem_list& problems, const config::ModelConfig& 
 // validate_dynamic_batching.cpp: preferred sizes, priority levels and their queue policies.
 void validate_dynamic_batching(problem_list& problems, const config::ModelConfig& config);
 
+// validate_sequence_batching.cpp: strategy and control inputs.
+void validate_sequence_batching(problem_list& problems, const config::ModelConfig& config);
+
 // validate_generation.cpp
 void validate_generation(problem_list& problems, const config::ModelConfig& config);
 

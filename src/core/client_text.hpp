@@ -20,4 +20,11 @@ std::string client_text(std::string_view text, std::size_t max_bytes = client_te
 // above U+10FFFF are not well-formed).
 std::size_t utf8_sequence_length(std::string_view text);
 
+// The answer to a request naming a model the server does not have, worded as
+// Triton words it so that scripts matching on it keep working:
+// "Request for unknown model: 'name' is not found".
+inline std::string unknown_model_message(std::string_view name) {
+  return "Request for unknown model: '" + client_text(name) + "' is not found";
+}
+
 }  // namespace surge

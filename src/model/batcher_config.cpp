@@ -37,6 +37,18 @@ batcher_options batcher_options_from(const config::ModelConfig& config) {
     for (const auto& [level, policy] : db.priority_queue_policy()) {
       options.level_queue_policies[static_cast<std::uint32_t>(level)] = queue_policy_from(policy);
     }
+  } else if (config.has_sequence_batching()) {
+    // The sequence batcher releases one request per sequence at a time; the
+    // queue batches those of different sequences by its strategy's delay.
+    const auto& sequence = config.sequence_batching();
+    if (sequence.has_oldest()) {
+      for (auto size : sequence.oldest().preferred_batch_size()) {
+        options.preferred_batch_sizes.push_back(static_cast<std::uint32_t>(size));
+      }
+      options.max_queue_delay = std::chrono::microseconds(sequence.oldest().max_queue_delay_microseconds());
+    } else {
+      options.max_queue_delay = std::chrono::microseconds(sequence.direct().max_queue_delay_microseconds());
+    }
   } else {
     // Without dynamic batching each request runs alone, as in Triton.
     options.max_batch_size = 0;

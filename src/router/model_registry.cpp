@@ -4,6 +4,7 @@
 #include <cassert>
 #include <map>
 
+#include "core/client_text.hpp"
 #include "model/output_labels.hpp"
 #include "router/load_order.hpp"
 #include "router/model_warmup.hpp"
@@ -303,7 +304,7 @@ std::variant<std::vector<std::shared_ptr<model_version>>, error> model_registry:
   std::lock_guard writer(writer_mutex_);
   if (stopped_) return make_error(error_code::not_ready, "the server is stopping");
   const auto it = current_->models.find(name);
-  if (it == current_->models.end()) return make_error(error_code::not_found, "unknown model '" + name + "'");
+  if (it == current_->models.end()) return make_error(error_code::not_found, unknown_model_message(name));
   const auto& model = *it->second;
   std::vector<std::shared_ptr<model_version>> out;
   auto next = std::make_shared<registry_snapshot>(*current_);

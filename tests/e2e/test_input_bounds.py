@@ -172,7 +172,7 @@ def test_invalid_utf8_in_client_text_gives_a_utf8_body(server):
         status, _, raw = _read_response(sock)
     assert status == 404
     message = json.loads(raw.decode("utf-8"))["error"]
-    assert message.startswith("unknown model 'm\\xff") and message.endswith("... (502 bytes)'")
+    assert message.startswith("Request for unknown model: 'm\\xff") and message.endswith("... (502 bytes)' is not found")
     response = requests.get(server.url(f"/v1/models/{'q' * 5000}"), timeout=HTTP_TIMEOUT_S)
     assert response.status_code == 404 and len(response.content) < 512
 

@@ -15,7 +15,7 @@ std::variant<std::shared_ptr<model_version>, error> find_servable_model(const re
   const auto requested = std::get<std::optional<std::int64_t>>(parsed);
 
   const auto* state = models.find(name);
-  if (!state) return make_error(error_code::not_found, "unknown model '" + client_text(name) + "'");
+  if (!state) return make_error(error_code::not_found, unknown_model_message(name));
   auto model = models.find_version(name, requested);
   if (requested && !model && state->error.empty()) {
     return make_error(error_code::not_found,

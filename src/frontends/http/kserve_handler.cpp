@@ -298,7 +298,7 @@ asio::awaitable<handler_result> kserve_handler::handle(request_message& request,
   // before a request waits for its model (the request holds its version).
   auto snapshot = models_.snapshot();
   const auto* state = snapshot->find(model_name);
-  if (!state) co_return fail(http::status::not_found, "unknown model '" + client_text(model_name) + "'");
+  if (!state) co_return fail(http::status::not_found, unknown_model_message(model_name));
   auto model = snapshot->find_version(model_name, requested_version);
   if (requested_version && !model && state->error.empty()) {
     co_return fail(http::status::not_found, "model '" + client_text(model_name) + "' has no version " +

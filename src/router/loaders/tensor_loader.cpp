@@ -5,6 +5,7 @@
 #include "model/backend_spec.hpp"
 #include "router/loaders/open_backend.hpp"
 #include "scheduler/model_scheduler.hpp"
+#include "sequence/sequence_batcher.hpp"
 
 namespace surge {
 
@@ -14,6 +15,13 @@ std::variant<std::shared_ptr<model_version>, error> tensor_model_loader::load(co
   if (auto* failure = std::get_if<error>(&opened)) return std::move(*failure);
   auto backend = std::get<std::shared_ptr<backend_model>>(std::move(opened));
 
+  if (config.has_sequence_batching() && (backend->capabilities() & SURGE_CAPABILITY_SEQUENCE) == 0 &&
+      config.sequence_batching().control_input().empty()) {
+    return make_error(error_code::invalid_argument,
+                      "sequence_batching: backend '" + config.backend() +
+                          "' keeps no state across requests (it does not declare SURGE_CAPABILITY_SEQUENCE) and "
+                          "the config declares no control_input to carry the sequence to it");
+  }
   auto loaded = std::make_shared<model_version>(config, context.version, context.metrics);
   std::vector<std::unique_ptr<instance>> instances;
   const auto count = instance_count(config);
@@ -33,6 +41,12 @@ std::variant<std::shared_ptr<model_version>, error> tensor_model_loader::load(co
   }
   auto scheduler = std::make_shared<model_scheduler>(context.io, loaded->options(), std::move(instances),
                                                      loaded->metrics(), loaded->statistics());
+  if (config.has_sequence_batching()) {
+    auto batcher = std::make_shared<sequence_batcher>(context.io, config, sequence_slots(config, count),
+                                                      std::move(scheduler));
+    loaded->start(std::move(batcher), std::move(backend));
+    return loaded;
+  }
   loaded->start(std::move(scheduler), std::move(backend));
   return loaded;
 }

@@ -181,8 +181,8 @@ TEST(ModelConfigParse, UnknownFieldColumnCountsTabsAsOneByte) {
 
 TEST(ModelConfigParse, UnknownFieldWithValueOnNextLine) {
   const auto parsed =
-      parse_model_config("name: \"a\"\nsequence_batching\n{ max_sequence_idle_microseconds: 100 }\n", "c.pbtxt");
-  EXPECT_EQ(parsed.error, "c.pbtxt:2:1: unsupported field \"sequence_batching\"");
+      parse_model_config("name: \"a\"\nresponse_cache\n{ enable: true }\n", "c.pbtxt");
+  EXPECT_EQ(parsed.error, "c.pbtxt:2:1: unsupported field \"response_cache\"");
 }
 
 TEST(ModelConfigParse, TypoIsAnUnsupportedField) {
@@ -430,6 +430,27 @@ INSTANTIATE_TEST_SUITE_P(
                          "priority_queue_policy { key: 3 value { max_queue_size: 1 } } }\n" +
                          io,
                      "dynamic_batching.priority_queue_policy: level 3 is outside 1..priority_levels (2)"},
+        invalid_case{"sequence_oldest_without_candidates",
+                     backend_line + "max_batch_size: 4\nsequence_batching { oldest { } }\n" + io,
+                     "sequence_batching.oldest.max_candidate_sequences: must be at least 1"},
+        invalid_case{"sequence_control_without_values",
+                     backend_line + "sequence_batching { control_input [ { name: \"START\" control [ { kind: "
+                                    "CONTROL_SEQUENCE_START } ] } ] }\n" + io,
+                     "sequence_batching.control_input[0].control[0]: needs exactly one of int32_false_true, "
+                     "fp32_false_true and bool_false_true"},
+        invalid_case{"sequence_control_one_value",
+                     backend_line + "sequence_batching { control_input [ { name: \"END\" control [ { kind: "
+                                    "CONTROL_SEQUENCE_END int32_false_true: [ 1 ] } ] } ] }\n" + io,
+                     "sequence_batching.control_input[0].control[0]: *_false_true holds two values"},
+        invalid_case{"sequence_corrid_float",
+                     backend_line + "sequence_batching { control_input [ { name: \"CORRID\" control [ { kind: "
+                                    "CONTROL_SEQUENCE_CORRID data_type: TYPE_FP32 } ] } ] }\n" + io,
+                     "sequence_batching.control_input[0].control[0].data_type: a CONTROL_SEQUENCE_CORRID tensor"},
+        invalid_case{"sequence_control_named_as_input",
+                     backend_line + "input [ { name: \"S\" data_type: TYPE_INT32 dims: [ 1 ] } ]\n"
+                                    "sequence_batching { control_input [ { name: \"S\" control [ { kind: "
+                                    "CONTROL_SEQUENCE_START int32_false_true: [ 0, 1 ] } ] } ] }\n" + io,
+                     "sequence_batching.control_input[0].name: \"S\" is already an input or another control"},
         invalid_case{"dispatch_without_dynamic_batching", backend_line + "dispatch { policy: MAX_QUEUE_DELAY }\n" + io,
                      "dispatch: requires dynamic_batching"},
         invalid_case{"admission_with_generation",
@@ -488,10 +509,10 @@ TEST(ModelConfigLoad, LoadsAndNamesModelAfterDirectory) {
 TEST(ModelConfigLoad, ErrorsArePrefixedWithThePath) {
   temp_dir dir;
   const auto model_dir = dir.path() / "bad";
-  write_file(model_dir / "config.pbtxt", backend_line + io + "sequence_batching { }\n");
+  write_file(model_dir / "config.pbtxt", backend_line + io + "response_cache { }\n");
   const auto parse_error = load_model_config(model_dir);
   EXPECT_FALSE(parse_error.config);
-  EXPECT_EQ(parse_error.error, (model_dir / "config.pbtxt").string() + ":5:1: unsupported field \"sequence_batching\"");
+  EXPECT_EQ(parse_error.error, (model_dir / "config.pbtxt").string() + ":5:1: unsupported field \"response_cache\"");
 
   write_file(model_dir / "config.pbtxt", "name: \"good\"\n" + backend_line + io);
   const auto name_error = load_model_config(model_dir);
