@@ -30,6 +30,7 @@
 #include "frontends/http/descriptor_budget.hpp"
 #include "frontends/http/http_server.hpp"
 #include "frontends/http/kserve_handler.hpp"
+#include "shared_memory/system_shared_memory.hpp"
 #include "frontends/http/metrics_handler.hpp"
 #include "frontends/http/prefix_router.hpp"
 #include "frontends/images/images_handler.hpp"
@@ -243,7 +244,8 @@ int serve(const serve_options& options) {
   auto metrics_limits = limits;
   metrics_limits.connections.max_connections = descriptors.metrics_connections;
   metrics_limits.connections.max_connections_per_client = 0;
-  surge::http::kserve_handler kserve(models);
+  surge::system_shared_memory shared_memory;
+  surge::http::kserve_handler kserve(models, shared_memory);
   if (options.model_control_mode == "explicit") {
     kserve.enable_repository_control({models, options.model_repository});
   }
@@ -269,7 +271,7 @@ int serve(const serve_options& options) {
   surge::grpc_frontend::grpc_limits grpc_limits;
   grpc_limits.max_message_bytes = options.grpc_max_message_mib * 1024 * 1024;
   grpc_limits.max_connection_idle = std::chrono::seconds(options.idle_timeout_seconds);
-  surge::grpc_frontend::grpc_server grpc(io, models, grpc_limits, api_keys);
+  surge::grpc_frontend::grpc_server grpc(io, models, grpc_limits, api_keys, shared_memory);
   if (options.model_control_mode == "explicit") grpc.enable_repository_control(models, options.model_repository);
   surge::tls::tls_reloader tls_reloader(io, metrics);
   if (http_tls) {

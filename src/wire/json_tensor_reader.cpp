@@ -297,7 +297,7 @@ std::variant<parsed_body, error> parse_body(std::shared_ptr<const std::string> b
 }
 
 std::variant<tensor, error> decode_tensor(const json_value& input, std::size_t position, binary_section& section,
-                                          std::string_view kind) {
+                                          std::string_view kind, std::optional<shared_memory_ref>* shared_memory) {
   const std::string where = std::string(kind) + "s[" + std::to_string(position) + "]";
   if (!input.IsObject()) return invalid(where + " must be an object, got " + json_type_name(input));
   const auto* name = find_member(input, "name");
@@ -341,7 +341,14 @@ std::variant<tensor, error> decode_tensor(const json_value& input, std::size_t p
       binary_data_size = size->GetUint64();
     }
     if (find_member(*parameters, "shared_memory_region")) {
-      return invalid(label + ": shared memory inputs are not supported");
+      if (!shared_memory) return invalid(label + ": a shared memory region is not allowed here");
+      auto region = decode_shared_memory_parameters(*parameters, label);
+      if (auto* failure = std::get_if<error>(&region)) return std::move(*failure);
+      if (binary_data_size || find_member(input, "data")) {
+        return invalid(label + ": names a shared_memory_region and also carries data; send one");
+      }
+      *shared_memory = std::get<std::optional<shared_memory_ref>>(std::move(region));
+      return header;
     }
   }
 
@@ -352,6 +359,26 @@ std::variant<tensor, error> decode_tensor(const json_value& input, std::size_t p
   }
   if (!data) return invalid(label + ": missing \"data\" (or a binary_data_size parameter)");
   return tensor_from_json(std::move(header), elements, *data, label);
+}
+
+std::variant<std::optional<shared_memory_ref>, error> decode_shared_memory_parameters(const json_value& parameters,
+                                                                                      const std::string& label) {
+  const auto* region = find_member(parameters, "shared_memory_region");
+  if (!region) return std::optional<shared_memory_ref>{};
+  if (!region->IsString() || region->GetStringLength() == 0) {
+    return invalid(label + ": shared_memory_region must be a non-empty string");
+  }
+  shared_memory_ref ref;
+  ref.region.assign(string_of(*region));
+  const auto* size = find_member(parameters, "shared_memory_byte_size");
+  if (!size) return invalid(label + ": names a shared_memory_region but no shared_memory_byte_size");
+  if (!size->IsUint64()) return invalid(label + ": shared_memory_byte_size must be a non-negative integer");
+  ref.byte_size = size->GetUint64();
+  if (const auto* offset = find_member(parameters, "shared_memory_offset")) {
+    if (!offset->IsUint64()) return invalid(label + ": shared_memory_offset must be a non-negative integer");
+    ref.offset = offset->GetUint64();
+  }
+  return std::optional<shared_memory_ref>(std::move(ref));
 }
 
 }  // namespace surge::wire

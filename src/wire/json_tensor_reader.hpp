@@ -11,6 +11,7 @@
 #include <string_view>
 #include <variant>
 
+#include "core/shared_memory_ref.hpp"
 #include "core/status.hpp"
 #include "core/tensor.hpp"
 #include "wire/json_text.hpp"
@@ -41,9 +42,18 @@ std::variant<parsed_body, error> parse_body(std::shared_ptr<const std::string> b
 
 // Decodes element `position` of an "inputs" (kind "input") or "outputs"
 // (kind "output") array. Binary tensors become views into the section's body
-// (owner: the body); JSON ones own converted buffers. Failures are
-// invalid_argument naming the tensor.
+// (owner: the body); JSON ones own converted buffers. With `shared_memory`
+// given, a tensor whose parameters name a shared_memory_region comes back
+// with no data and the region in *shared_memory; without it such a tensor is
+// refused. Failures are invalid_argument naming the tensor.
 std::variant<tensor, error> decode_tensor(const json_value& input, std::size_t position, binary_section& section,
-                                          std::string_view kind = "input");
+                                          std::string_view kind = "input",
+                                          std::optional<shared_memory_ref>* shared_memory = nullptr);
+
+// The shared_memory_region, shared_memory_offset and shared_memory_byte_size
+// parameters of a tensor's "parameters" object; nullopt when it names no
+// region. `label` names the tensor in errors.
+std::variant<std::optional<shared_memory_ref>, error> decode_shared_memory_parameters(const json_value& parameters,
+                                                                                      const std::string& label);
 
 }  // namespace surge::wire

@@ -63,7 +63,7 @@ std::optional<error> decode_requested_outputs(const json_value& outputs, decoded
     if (!name->IsString()) return invalid(where + ": \"name\" must be a string, got " + json_type_name(*name));
     const std::string label = quoted_label("output", string_of(*name));
 
-    requested_output requested{std::string(string_of(*name)), request.binary_outputs_default};
+    requested_output requested{std::string(string_of(*name)), request.binary_outputs_default, 0, std::nullopt};
     if (const auto* parameters = find_member(output, "parameters")) {
       if (!parameters->IsObject()) {
         return invalid(label + ": \"parameters\" must be an object, got " + json_type_name(*parameters));
@@ -78,8 +78,11 @@ std::optional<error> decode_requested_outputs(const json_value& outputs, decoded
         }
         requested.classification = classes->GetUint();
       }
-      if (find_member(*parameters, "shared_memory_region")) {
-        return invalid(label + ": shared memory outputs are not supported");
+      auto region = decode_shared_memory_parameters(*parameters, label);
+      if (auto* failure = std::get_if<error>(&region)) return std::move(*failure);
+      requested.shared_memory = std::get<std::optional<shared_memory_ref>>(std::move(region));
+      if (requested.shared_memory && requested.classification > 0) {
+        return invalid(label + ": classification results cannot be written to shared memory");
       }
     }
     for (const auto& earlier : request.outputs) {
@@ -113,9 +116,11 @@ std::variant<decoded_infer_request, error> decode_infer_request(std::shared_ptr<
   if (!inputs->IsArray()) return invalid("\"inputs\" must be an array, got " + json_type_name(*inputs));
   request.inputs.reserve(inputs->Size());
   for (rapidjson::SizeType i = 0; i < inputs->Size(); ++i) {
-    auto decoded = decode_tensor((*inputs)[i], i, section);
+    std::optional<shared_memory_ref> region;
+    auto decoded = decode_tensor((*inputs)[i], i, section, "input", &region);
     if (auto* failure = std::get_if<error>(&decoded)) return std::move(*failure);
     auto& input = std::get<tensor>(decoded);
+    if (region) request.shared_memory_inputs.emplace_back(request.inputs.size(), std::move(*region));
     for (const auto& earlier : request.inputs) {
       if (earlier.name == input.name) return invalid(quoted_label("input", input.name) + " appears twice");
     }

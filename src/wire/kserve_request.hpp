@@ -18,6 +18,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/shared_memory_ref.hpp"
 #include "core/status.hpp"
 #include "core/tensor.hpp"
 
@@ -31,6 +32,8 @@ struct requested_output {
   // parameters.classification: answer the top this many classes per row
   // (Triton's classification extension); 0: the tensor itself.
   std::uint32_t classification{0};
+  // Written into this shared-memory region instead of the response body.
+  std::optional<shared_memory_ref> shared_memory{};
 };
 
 struct decoded_infer_request {
@@ -38,6 +41,9 @@ struct decoded_infer_request {
   // Binary inputs are views into the body (owner: the body); JSON inputs are
   // converted into buffers of their own. Views may be unaligned for their type.
   std::vector<tensor> inputs;
+  // Inputs whose bytes are in shared memory: index into `inputs` (whose
+  // data is empty until the frontend reads the region) and where they are.
+  std::vector<std::pair<std::size_t, shared_memory_ref>> shared_memory_inputs;
   std::vector<requested_output> outputs;             // empty: every output of the model
   bool binary_outputs_default{false};                // parameters.binary_data_output
   std::optional<std::uint32_t> priority;             // parameters.priority; 0: the model's default, 1: highest

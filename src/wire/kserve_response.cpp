@@ -14,6 +14,7 @@ namespace {
 struct selected_output {
   const tensor* output;
   bool binary;
+  const shared_memory_ref* shared_memory{nullptr};  // written there by the frontend; no data here
 };
 
 
@@ -56,16 +57,20 @@ encoded_infer_response encode_infer_response(std::string_view model_name, std::i
     for (const auto& wanted : requested) {
       const auto it = std::find_if(outputs.begin(), outputs.end(),
                                    [&wanted](const tensor& output) { return output.name == wanted.name; });
-      if (it != outputs.end()) selected.push_back({&*it, wanted.binary});
+      if (it == outputs.end()) continue;
+      const auto* region = wanted.shared_memory ? &*wanted.shared_memory : nullptr;
+      selected.push_back({&*it, wanted.binary && !region, region});
     }
   }
 
   std::size_t estimate = 128 + model_name.size() + id.size();
   std::size_t binary_size = 0;
   bool any_binary = false;
-  for (const auto& [output, binary] : selected) {
+  for (const auto& [output, binary, region] : selected) {
     estimate += 96 + output->name.size() + 21 * output->shape.size();
-    if (binary) {
+    if (region) {
+      estimate += 64 + region->region.size();
+    } else if (binary) {
       any_binary = true;
       binary_size += output->data.size();
     } else if (output->type == data_type::bytes) {
@@ -90,7 +95,7 @@ encoded_infer_response encode_infer_response(std::string_view model_name, std::i
   }
   writer.Key("outputs");
   writer.StartArray();
-  for (const auto& [output, binary] : selected) {
+  for (const auto& [output, binary, region] : selected) {
     writer.StartObject();
     writer.Key("name");
     write_string(writer, output->name);
@@ -100,7 +105,15 @@ encoded_infer_response encode_infer_response(std::string_view model_name, std::i
     writer.StartArray();
     for (const auto dim : output->shape) writer.Int64(dim);
     writer.EndArray();
-    if (binary) {
+    if (region) {
+      writer.Key("parameters");
+      writer.StartObject();
+      writer.Key("shared_memory_region");
+      write_string(writer, region->region);
+      writer.Key("shared_memory_byte_size");
+      writer.Uint64(output->data.size());
+      writer.EndObject();
+    } else if (binary) {
       writer.Key("parameters");
       writer.StartObject();
       writer.Key("binary_data_size");
@@ -131,7 +144,7 @@ encoded_infer_response encode_infer_response(std::string_view model_name, std::i
   response.body.append(buffer.GetString(), buffer.GetSize());
   if (any_binary) {
     response.json_length = response.body.size();
-    for (const auto& [output, binary] : selected) {
+    for (const auto& [output, binary, region] : selected) {
       if (binary) response.body.append(reinterpret_cast<const char*>(output->data.data()), output->data.size());
     }
   }

@@ -10,6 +10,7 @@
 
 #include "frontends/grpc/grpc_acceptor.hpp"
 #include "frontends/grpc/inference_service.hpp"
+#include "frontends/grpc/unknown_method_service.hpp"
 #include "frontends/grpc/request_gate.hpp"
 
 namespace surge::grpc_frontend {
@@ -33,11 +34,12 @@ int milliseconds_argument(std::chrono::milliseconds duration) {
 }  // namespace
 
 grpc_server::grpc_server(boost::asio::io_context& io, const model_registry& models, grpc_limits limits,
-                         const auth::api_keys& keys)
+                         const auth::api_keys& keys, system_shared_memory& shared_memory)
     : limits_(limits),
       acceptor_(std::make_unique<grpc_acceptor>(io)),
       gate_(std::make_unique<request_gate>(io)),
-      service_(std::make_unique<inference_service>(models, *gate_, keys)) {}
+      service_(std::make_unique<inference_service>(models, *gate_, keys, shared_memory)),
+      unknown_methods_(std::make_unique<unknown_method_service>()) {}
 
 grpc_server::~grpc_server() {
   if (server_) shutdown();
@@ -48,6 +50,7 @@ std::uint16_t grpc_server::start(const std::string& host, std::uint16_t port) {
   const auto bound_port = acceptor_->listen(host, port);
   grpc::ServerBuilder builder;
   builder.RegisterService(service_.get());
+  builder.RegisterCallbackGenericService(unknown_methods_.get());
   builder.SetMaxReceiveMessageSize(message_limit(limits_.max_message_bytes));
   builder.SetMaxSendMessageSize(message_limit(limits_.max_message_bytes));
   // gRPC 1.51 has no limit on incoming connections: descriptors are guarded

@@ -12,6 +12,7 @@
 
 #include "frontends/auth_keys.hpp"
 #include "router/model_registry.hpp"
+#include "shared_memory/system_shared_memory.hpp"
 
 namespace grpc {
 class Server;
@@ -25,6 +26,7 @@ namespace surge::grpc_frontend {
 
 class grpc_acceptor;
 class inference_service;
+class unknown_method_service;
 class request_gate;
 
 struct grpc_limits {
@@ -47,7 +49,7 @@ class grpc_server {
  public:
   // `keys` outlive the server; no keys: every RPC is open.
   grpc_server(boost::asio::io_context& io, const model_registry& models, grpc_limits limits,
-              const auth::api_keys& keys);
+              const auth::api_keys& keys, system_shared_memory& shared_memory);
   ~grpc_server();
 
   // Binds and starts serving; port 0 picks a free one. Returns the bound
@@ -71,6 +73,7 @@ class grpc_server {
   std::unique_ptr<grpc_acceptor> acceptor_;
   std::unique_ptr<request_gate> gate_;
   std::unique_ptr<inference_service> service_;
+  std::unique_ptr<unknown_method_service> unknown_methods_;
   std::unique_ptr<grpc::Server> server_;
 };
 

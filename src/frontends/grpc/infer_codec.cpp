@@ -238,8 +238,37 @@ std::variant<tensor, error> tensor_from_raw(tensor header, std::size_t count, co
   return header;
 }
 
+std::optional<std::uint64_t> unsigned_value(const parameter& p);
+
+// A tensor's shared_memory_region, _offset and _byte_size parameters;
+// nullopt when it names no region.
+std::variant<std::optional<shared_memory_ref>, error> shared_memory_of(
+    const google::protobuf::Map<std::string, parameter>& parameters, const std::string& label) {
+  const auto region = parameters.find("shared_memory_region");
+  if (region == parameters.end()) return std::optional<shared_memory_ref>{};
+  if (region->second.parameter_choice_case() != parameter::kStringParam || region->second.string_param().empty()) {
+    return invalid(label + ": shared_memory_region must be a non-empty string_param");
+  }
+  shared_memory_ref ref;
+  ref.region = region->second.string_param();
+  const auto size = parameters.find("shared_memory_byte_size");
+  if (size == parameters.end()) return invalid(label + ": names a shared_memory_region but no shared_memory_byte_size");
+  const auto byte_size = unsigned_value(size->second);
+  if (!byte_size) return invalid(label + ": shared_memory_byte_size must be a non-negative integer");
+  ref.byte_size = *byte_size;
+  if (const auto offset = parameters.find("shared_memory_offset"); offset != parameters.end()) {
+    const auto value = unsigned_value(offset->second);
+    if (!value) return invalid(label + ": shared_memory_offset must be a non-negative integer");
+    ref.offset = *value;
+  }
+  return std::optional<shared_memory_ref>(std::move(ref));
+}
+
+// `raw_position`: this input's entry in raw_input_contents, which holds one
+// entry per input that is not in shared memory.
 std::variant<tensor, error> decode_input(const inference::ModelInferRequest& message, int position,
-                                         const std::shared_ptr<const void>& owner) {
+                                         int raw_position, const std::shared_ptr<const void>& owner,
+                                         std::optional<shared_memory_ref>& shared_memory) {
   const auto& input = message.inputs(position);
   if (input.name().empty()) return invalid("inputs[" + std::to_string(position) + "] has no name");
   const std::string label = wire::quoted_label("input", input.name());
@@ -255,8 +284,14 @@ std::variant<tensor, error> decode_input(const inference::ModelInferRequest& mes
   if (auto* failure = std::get_if<error>(&counted)) return std::move(*failure);
   const auto count = std::get<std::size_t>(counted);
 
-  if (input.parameters().contains("shared_memory_region")) {
-    return invalid(label + ": shared memory inputs are not supported");
+  auto region = shared_memory_of(input.parameters(), label);
+  if (auto* failure = std::get_if<error>(&region)) return std::move(*failure);
+  shared_memory = std::get<std::optional<shared_memory_ref>>(std::move(region));
+  if (shared_memory) {
+    if (input.has_contents() && has_any_contents(input.contents())) {
+      return invalid(label + ": names a shared_memory_region and also carries contents; send one");
+    }
+    return header;
   }
 
   const bool raw = message.raw_input_contents_size() > 0;
@@ -264,8 +299,8 @@ std::variant<tensor, error> decode_input(const inference::ModelInferRequest& mes
     if (input.has_contents() && has_any_contents(input.contents())) {
       return invalid(label + ": has contents while the request uses raw_input_contents; send every input one way");
     }
-    return tensor_from_raw(std::move(header), count, message.raw_input_contents(position),
-                           static_cast<std::size_t>(position), owner, label);
+    return tensor_from_raw(std::move(header), count, message.raw_input_contents(raw_position),
+                           static_cast<std::size_t>(raw_position), owner, label);
   }
   if (!input.has_contents() || !has_any_contents(input.contents())) {
     // An empty tensor carries no elements in any field; that is valid data.
@@ -409,8 +444,13 @@ std::optional<error> decode_outputs(const inference::ModelInferRequest& message,
       }
       request.classifications.emplace_back(output.name(), static_cast<std::uint32_t>(*count));
     }
-    if (output.parameters().contains("shared_memory_region")) {
-      return invalid(label + ": shared memory outputs are not supported");
+    auto region = shared_memory_of(output.parameters(), label);
+    if (auto* failure = std::get_if<error>(&region)) return std::move(*failure);
+    if (auto& ref = std::get<std::optional<shared_memory_ref>>(region)) {
+      if (output.parameters().contains("classification")) {
+        return invalid(label + ": classification results cannot be written to shared memory");
+      }
+      request.shared_memory_outputs.emplace_back(output.name(), std::move(*ref));
     }
     if (std::find(request.outputs.begin(), request.outputs.end(), output.name()) != request.outputs.end()) {
       return invalid(label + " is requested twice");
@@ -428,15 +468,22 @@ std::variant<decoded_infer_request, error> decode_infer_request(const inference:
   request.id = message.id();
   if (auto failure = decode_parameters(message, request)) return std::move(*failure);
 
-  if (message.raw_input_contents_size() > 0 && message.raw_input_contents_size() != message.inputs_size()) {
+  int in_shared_memory = 0;
+  for (const auto& input : message.inputs()) in_shared_memory += input.parameters().contains("shared_memory_region");
+  const int carried = message.inputs_size() - in_shared_memory;
+  if (message.raw_input_contents_size() > 0 && message.raw_input_contents_size() != carried) {
     return invalid("raw_input_contents has " + std::to_string(message.raw_input_contents_size()) + " entries for " +
-                   std::to_string(message.inputs_size()) + " inputs: send every input raw, or none");
+                   std::to_string(carried) + " inputs not in shared memory: send every such input raw, or none");
   }
   request.inputs.reserve(static_cast<std::size_t>(message.inputs_size()));
+  int raw_position = 0;
   for (int i = 0; i < message.inputs_size(); ++i) {
-    auto decoded = decode_input(message, i, owner);
+    std::optional<shared_memory_ref> region;
+    auto decoded = decode_input(message, i, raw_position, owner, region);
     if (auto* failure = std::get_if<error>(&decoded)) return std::move(*failure);
     auto& input = std::get<tensor>(decoded);
+    if (region) request.shared_memory_inputs.emplace_back(request.inputs.size(), std::move(*region));
+    else ++raw_position;
     for (const auto& earlier : request.inputs) {
       if (earlier.name == input.name) return invalid(wire::quoted_label("input", input.name) + " appears twice");
     }
@@ -448,16 +495,26 @@ std::variant<decoded_infer_request, error> decode_infer_request(const inference:
 
 void encode_infer_response(std::string_view model_name, std::int64_t model_version, std::string_view id,
                            const std::vector<tensor>& outputs, const std::vector<std::string>& requested,
-                           inference::ModelInferResponse& response) {
+                           inference::ModelInferResponse& response,
+                           const std::vector<std::pair<std::string, shared_memory_ref>>& shared_memory_outputs) {
   response.set_model_name(std::string(model_name));
   response.set_model_version(std::to_string(model_version));
   if (!id.empty()) response.set_id(std::string(id));
 
-  const auto add = [&response](const tensor& output) {
+  const auto add = [&response, &shared_memory_outputs](const tensor& output) {
     auto* metadata = response.add_outputs();
     metadata->set_name(output.name);
     metadata->set_datatype(std::string(kserve_name(output.type)));
     for (const auto dim : output.shape) metadata->add_shape(dim);
+    const auto shared = std::find_if(shared_memory_outputs.begin(), shared_memory_outputs.end(),
+                                     [&output](const auto& entry) { return entry.first == output.name; });
+    if (shared != shared_memory_outputs.end()) {
+      auto& parameters = *metadata->mutable_parameters();
+      parameters["shared_memory_region"].set_string_param(shared->second.region);
+      parameters["shared_memory_byte_size"].set_int64_param(static_cast<std::int64_t>(output.data.size()));
+      response.add_raw_output_contents();
+      return;
+    }
     response.add_raw_output_contents()->assign(reinterpret_cast<const char*>(output.data.data()), output.data.size());
   };
   if (requested.empty()) {

@@ -17,6 +17,7 @@
 #include "core/generation.hpp"
 #include "core/status.hpp"
 #include "core/tensor.hpp"
+#include "core/shared_memory_ref.hpp"
 #include "wire/grpc/grpc_service.pb.h"
 
 namespace surge::grpc_frontend {
@@ -27,7 +28,12 @@ struct decoded_infer_request {
   // passed as `owner`); typed contents are converted into buffers of their
   // own. Views may be unaligned for their type.
   std::vector<tensor> inputs;
+  // Inputs whose bytes are in a shared-memory region (index into `inputs`,
+  // whose data stays empty until the frontend reads the region).
+  std::vector<std::pair<std::size_t, shared_memory_ref>> shared_memory_inputs;
   std::vector<std::string> outputs;                  // empty: every output of the model
+  // Outputs to write into a shared-memory region instead of the response.
+  std::vector<std::pair<std::string, shared_memory_ref>> shared_memory_outputs;
   // Outputs with parameters["classification"] (Triton's extension): name -> classes per row.
   std::vector<std::pair<std::string, std::uint32_t>> classifications;
   std::optional<std::uint32_t> priority;             // parameters.priority; 0: the model's default, 1: highest
@@ -54,9 +60,12 @@ std::variant<decoded_infer_request, error> decode_infer_request(const inference:
 // index. `requested` empty: every output, in the model's order; else those
 // named, in the order named (a name not among `outputs` is left out; the
 // router refused unknown names before the model ran).
+// Outputs in `shared_memory_outputs` carry their region and byte size as
+// parameters and an empty raw_output_contents entry (so indexes still line up).
 void encode_infer_response(std::string_view model_name, std::int64_t model_version, std::string_view id,
                            const std::vector<tensor>& outputs, const std::vector<std::string>& requested,
-                           inference::ModelInferResponse& response);
+                           inference::ModelInferResponse& response,
+                           const std::vector<std::pair<std::string, shared_memory_ref>>& shared_memory_outputs = {});
 
 // "" : the server's choice; "3": version 3; anything else is refused with
 // invalid_argument. Shared by every RPC that names a version.

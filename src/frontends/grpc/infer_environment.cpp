@@ -31,6 +31,12 @@ request_ptr make_inference_request(decoded_infer_request decoded, const model_ve
   return request;
 }
 
+std::optional<error> attach_shared_memory(decoded_infer_request& decoded, const infer_environment& environment) {
+  if (decoded.shared_memory_inputs.empty() && decoded.shared_memory_outputs.empty()) return std::nullopt;
+  if (auto failure = environment.shared_memory.read_inputs(decoded.inputs, decoded.shared_memory_inputs)) return failure;
+  return environment.shared_memory.check_outputs(decoded.shared_memory_outputs);
+}
+
 bool is_decoupled(const model_version& model) { return model.config().model_transaction_policy().decoupled(); }
 
 }  // namespace surge::grpc_frontend

@@ -9,6 +9,7 @@
 #include "frontends/grpc/infer_codec.hpp"
 #include "frontends/grpc/request_gate.hpp"
 #include "router/model_registry.hpp"
+#include "shared_memory/system_shared_memory.hpp"
 
 namespace surge::grpc_frontend {
 
@@ -16,7 +17,12 @@ namespace surge::grpc_frontend {
 struct infer_environment {
   const model_registry& models;
   request_gate& gate;
+  system_shared_memory& shared_memory;
 };
+
+// Points the inputs that name a shared-memory region at their bytes and
+// checks the regions the outputs name, before the request runs.
+std::optional<error> attach_shared_memory(decoded_infer_request& decoded, const infer_environment& environment);
 
 // The core request for a decoded message: its inputs, requested outputs,
 // priority and timeout, the model it was routed to, and the W3C traceparent

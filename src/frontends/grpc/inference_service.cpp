@@ -1,5 +1,7 @@
 #include "frontends/grpc/inference_service.hpp"
 
+#include "frontends/server_extensions.hpp"
+
 #include "config/model_config.hpp"
 
 #include "core/client_text.hpp"
@@ -27,8 +29,9 @@ grpc::ServerUnaryReactor* fail(grpc::CallbackServerContext* context, const error
 
 }  // namespace
 
-inference_service::inference_service(const model_registry& models, request_gate& gate, const auth::api_keys& keys)
-    : models_(models), keys_(keys), environment_{models, gate} {
+inference_service::inference_service(const model_registry& models, request_gate& gate, const auth::api_keys& keys,
+                                     system_shared_memory& shared_memory)
+    : models_(models), keys_(keys), environment_{models, gate, shared_memory} {
   SetMessageAllocatorFor_ModelInfer(&infer_allocator_);
 }
 
@@ -72,9 +75,7 @@ grpc::ServerUnaryReactor* inference_service::ServerMetadata(grpc::CallbackServer
   if (auto* refused = refuse(context, auth::endpoint_group::inference)) return refused;
   response->set_name("surge");
   response->set_version(std::string(server_version));
-  for (const char* extension : {"classification", "statistics", "model_configuration", "model_repository"}) {
-    response->add_extensions(extension);
-  }
+  for (const auto extension : server_extensions) response->add_extensions(std::string(extension));
   return finish(context);
 }
 
@@ -204,6 +205,71 @@ grpc::ServerUnaryReactor* inference_service::RepositoryModelUnload(
     reactor->Finish(outcome ? to_status(*outcome) : grpc::Status::OK);
   });
   return reactor;
+}
+
+grpc::ServerUnaryReactor* inference_service::SystemSharedMemoryStatus(
+    grpc::CallbackServerContext* context, const inference::SystemSharedMemoryStatusRequest* request,
+    inference::SystemSharedMemoryStatusResponse* response) {
+  if (auto* refused = refuse(context, auth::endpoint_group::inference)) return refused;
+  auto regions = environment_.shared_memory.status(request->name().empty() ? std::nullopt
+                                                                           : std::optional<std::string>(request->name()));
+  if (auto* failure = std::get_if<error>(&regions)) return fail(context, *failure);
+  for (const auto& region : std::get<0>(regions)) {
+    auto& status = (*response->mutable_regions())[region.name];
+    status.set_name(region.name);
+    status.set_key(region.key);
+    status.set_offset(region.offset);
+    status.set_byte_size(region.byte_size);
+  }
+  return finish(context);
+}
+
+grpc::ServerUnaryReactor* inference_service::SystemSharedMemoryRegister(
+    grpc::CallbackServerContext* context, const inference::SystemSharedMemoryRegisterRequest* request,
+    inference::SystemSharedMemoryRegisterResponse*) {
+  if (auto* refused = refuse(context, auth::endpoint_group::inference)) return refused;
+  if (auto failure = environment_.shared_memory.register_region(request->name(), request->key(), request->offset(),
+                                                                request->byte_size())) {
+    return fail(context, *failure);
+  }
+  return finish(context);
+}
+
+grpc::ServerUnaryReactor* inference_service::SystemSharedMemoryUnregister(
+    grpc::CallbackServerContext* context, const inference::SystemSharedMemoryUnregisterRequest* request,
+    inference::SystemSharedMemoryUnregisterResponse*) {
+  if (auto* refused = refuse(context, auth::endpoint_group::inference)) return refused;
+  if (request->name().empty()) environment_.shared_memory.unregister_all();
+  else environment_.shared_memory.unregister(request->name());
+  return finish(context);
+}
+
+grpc::ServerUnaryReactor* inference_service::CudaSharedMemoryStatus(grpc::CallbackServerContext* context,
+                                                                    const inference::CudaSharedMemoryStatusRequest* request,
+                                                                    inference::CudaSharedMemoryStatusResponse*) {
+  if (auto* refused = refuse(context, auth::endpoint_group::inference)) return refused;
+  if (!request->name().empty()) {
+    return finish(context, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                        "unable to find CUDA shared memory region '" + client_text(request->name()) +
+                                            "': this surge build has no GPU support, so none can be registered"));
+  }
+  return finish(context);
+}
+
+grpc::ServerUnaryReactor* inference_service::CudaSharedMemoryRegister(
+    grpc::CallbackServerContext* context, const inference::CudaSharedMemoryRegisterRequest*,
+    inference::CudaSharedMemoryRegisterResponse*) {
+  if (auto* refused = refuse(context, auth::endpoint_group::inference)) return refused;
+  return finish(context, grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                                      "CUDA shared memory is not supported: this surge build has no GPU support; use "
+                                      "system shared memory (SystemSharedMemoryRegister)"));
+}
+
+grpc::ServerUnaryReactor* inference_service::CudaSharedMemoryUnregister(
+    grpc::CallbackServerContext* context, const inference::CudaSharedMemoryUnregisterRequest*,
+    inference::CudaSharedMemoryUnregisterResponse*) {
+  if (auto* refused = refuse(context, auth::endpoint_group::inference)) return refused;
+  return finish(context);
 }
 
 }  // namespace surge::grpc_frontend

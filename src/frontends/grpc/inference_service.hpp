@@ -16,7 +16,8 @@ namespace surge::grpc_frontend {
 class inference_service final : public inference::GRPCInferenceService::CallbackService {
  public:
   // `keys` guard every RPC but the health ones (ServerLive, ServerReady, ModelReady).
-  inference_service(const model_registry& models, request_gate& gate, const auth::api_keys& keys);
+  inference_service(const model_registry& models, request_gate& gate, const auth::api_keys& keys,
+                    system_shared_memory& shared_memory);
 
   // ServerReady; false before models load and while draining.
   void set_ready(bool ready) { ready_.store(ready, std::memory_order_release); }
@@ -56,6 +57,24 @@ class inference_service final : public inference::GRPCInferenceService::Callback
   grpc::ServerUnaryReactor* RepositoryModelUnload(grpc::CallbackServerContext* context,
                                                   const inference::RepositoryModelUnloadRequest* request,
                                                   inference::RepositoryModelUnloadResponse* response) override;
+  grpc::ServerUnaryReactor* SystemSharedMemoryStatus(grpc::CallbackServerContext* context,
+                                                     const inference::SystemSharedMemoryStatusRequest* request,
+                                                     inference::SystemSharedMemoryStatusResponse* response) override;
+  grpc::ServerUnaryReactor* SystemSharedMemoryRegister(grpc::CallbackServerContext* context,
+                                                       const inference::SystemSharedMemoryRegisterRequest* request,
+                                                       inference::SystemSharedMemoryRegisterResponse* response) override;
+  grpc::ServerUnaryReactor* SystemSharedMemoryUnregister(
+      grpc::CallbackServerContext* context, const inference::SystemSharedMemoryUnregisterRequest* request,
+      inference::SystemSharedMemoryUnregisterResponse* response) override;
+  grpc::ServerUnaryReactor* CudaSharedMemoryStatus(grpc::CallbackServerContext* context,
+                                                   const inference::CudaSharedMemoryStatusRequest* request,
+                                                   inference::CudaSharedMemoryStatusResponse* response) override;
+  grpc::ServerUnaryReactor* CudaSharedMemoryRegister(grpc::CallbackServerContext* context,
+                                                     const inference::CudaSharedMemoryRegisterRequest* request,
+                                                     inference::CudaSharedMemoryRegisterResponse* response) override;
+  grpc::ServerUnaryReactor* CudaSharedMemoryUnregister(grpc::CallbackServerContext* context,
+                                                       const inference::CudaSharedMemoryUnregisterRequest* request,
+                                                       inference::CudaSharedMemoryUnregisterResponse* response) override;
 
   // --model-control-mode explicit: serves load and unload. Before serving.
   void enable_repository_control(model_registry& models, std::filesystem::path repository) {

@@ -171,7 +171,9 @@ class stream_state final : public std::enable_shared_from_this<stream_state> {
 class stream_sink final : public response_sink {
  public:
   stream_sink(std::shared_ptr<stream_state> stream, std::string model, std::int64_t version, std::string id,
-              std::vector<std::string> requested, bool decoupled, bool flag_final, request_gate& gate)
+              std::vector<std::string> requested, bool decoupled, bool flag_final,
+              std::vector<std::pair<std::string, shared_memory_ref>> shared_outputs,
+              const infer_environment& environment)
       : stream_(std::move(stream)),
         model_(std::move(model)),
         version_(version),
@@ -179,7 +181,9 @@ class stream_sink final : public response_sink {
         requested_(std::move(requested)),
         decoupled_(decoupled),
         flag_final_(flag_final),
-        gate_(gate) {}
+        shared_outputs_(std::move(shared_outputs)),
+        shared_memory_(environment.shared_memory),
+        gate_(environment.gate) {}
 
   void watch(cancellation_ptr cancellation) { cancellation_ = std::move(cancellation); }
 
@@ -193,6 +197,12 @@ class stream_sink final : public response_sink {
   }
 
   void finish(std::optional<error> failure) override {
+    std::optional<inference_response> held;
+    if (!failure && !decoupled_) {
+      std::lock_guard lock(mutex_);
+      held = std::move(held_);
+    }
+    if (!failure && held && !shared_outputs_.empty()) failure = shared_memory_.write_outputs(held->outputs, shared_outputs_);
     if (failure) {
       stream_response answer;
       answer.set_error_message(failure->message);
@@ -203,11 +213,6 @@ class stream_sink final : public response_sink {
       if (flag_final_) set_final_flag(infer, true);
       stream_->enqueue(std::move(answer));
     } else if (!decoupled_) {
-      std::optional<inference_response> held;
-      {
-        std::lock_guard lock(mutex_);
-        held = std::move(held_);
-      }
       stream_->enqueue(make_response(held ? held->outputs : std::vector<tensor>{}, true));
     } else if (flag_final_) {
       stream_->enqueue(make_response({}, true));
@@ -220,7 +225,7 @@ class stream_sink final : public response_sink {
   stream_response make_response(const std::vector<tensor>& outputs, bool final) const {
     stream_response answer;
     auto& infer = *answer.mutable_infer_response();
-    encode_infer_response(model_, version_, id_, outputs, requested_, infer);
+    encode_infer_response(model_, version_, id_, outputs, requested_, infer, shared_outputs_);
     if (flag_final_) set_final_flag(infer, final);
     return answer;
   }
@@ -232,6 +237,8 @@ class stream_sink final : public response_sink {
   std::vector<std::string> requested_;
   bool decoupled_;
   bool flag_final_;
+  std::vector<std::pair<std::string, shared_memory_ref>> shared_outputs_;
+  system_shared_memory& shared_memory_;
   request_gate& gate_;
   cancellation_ptr cancellation_;
   std::mutex mutex_;
@@ -262,13 +269,25 @@ void stream_state::handle(std::shared_ptr<request_message> message) {
   auto decoded = decode_infer_request(*message, message);
   if (auto* failure = std::get_if<error>(&decoded)) {
     gate.leave();
+    model->metrics().count(request_outcome::invalid);
     return answer_error(*message, *failure);
   }
   auto& parsed = std::get<decoded_infer_request>(decoded);
+  auto shared = attach_shared_memory(parsed, environment_);
+  if (!shared && is_decoupled(*model) && !parsed.shared_memory_outputs.empty()) {
+    shared = make_error(error_code::invalid_argument, "model '" + model->name() +
+                                                          "' is decoupled: its outputs cannot be written to shared memory");
+  }
+  if (shared) {
+    gate.leave();
+    model->metrics().count(request_outcome::invalid);
+    return answer_error(*message, *shared);
+  }
 
+  auto shared_outputs = parsed.shared_memory_outputs;
   auto sink = std::make_shared<stream_sink>(shared_from_this(), model->name(), model->version(), parsed.id,
                                             parsed.outputs, is_decoupled(*model), parsed.enable_empty_final_response,
-                                            gate);
+                                            std::move(shared_outputs), environment_);
   auto inference = make_inference_request(std::move(parsed), *model, *context_, sink);
   sink->watch(inference->cancellation);
   {

@@ -59,7 +59,7 @@ class infer_sink final : public response_sink {
  public:
   infer_sink(infer_reactor* reactor, grpc::CallbackServerContext* context, std::shared_ptr<infer_messages> messages,
              std::string model, std::int64_t version, std::string id, std::vector<std::string> requested,
-             request_gate& gate)
+             std::vector<std::pair<std::string, shared_memory_ref>> shared_outputs, const infer_environment& environment)
       : reactor_(reactor),
         context_(context),
         messages_(std::move(messages)),
@@ -67,7 +67,9 @@ class infer_sink final : public response_sink {
         version_(version),
         id_(std::move(id)),
         requested_(std::move(requested)),
-        gate_(gate) {}
+        shared_outputs_(std::move(shared_outputs)),
+        shared_memory_(environment.shared_memory),
+        gate_(environment.gate) {}
 
   void send(inference_response response) override {
     std::lock_guard lock(mutex_);
@@ -87,8 +89,12 @@ class infer_sink final : public response_sink {
         std::lock_guard lock(mutex_);
         response = std::move(response_);
       }
-      encode_infer_response(model_, version_, id_, response ? response->outputs : std::vector<tensor>{}, requested_,
-                            *messages_->response());
+      const auto& outputs = response ? response->outputs : std::vector<tensor>{};
+      if (auto written = shared_memory_.write_outputs(outputs, shared_outputs_)) {
+        status = to_status(*written);
+      } else {
+        encode_infer_response(model_, version_, id_, outputs, requested_, *messages_->response(), shared_outputs_);
+      }
     }
     reactor_->Finish(std::move(status));
     gate_.leave();
@@ -102,6 +108,8 @@ class infer_sink final : public response_sink {
   std::int64_t version_;
   std::string id_;
   std::vector<std::string> requested_;
+  std::vector<std::pair<std::string, shared_memory_ref>> shared_outputs_;
+  system_shared_memory& shared_memory_;
   request_gate& gate_;
   std::mutex mutex_;
   std::optional<inference_response> response_;  // guarded by mutex_
@@ -142,12 +150,19 @@ grpc::ServerUnaryReactor* start_model_infer(grpc::CallbackServerContext* context
   auto decoded = decode_infer_request(*request, messages);
   if (auto* failure = std::get_if<error>(&decoded)) {
     environment.gate.leave();
+    model->metrics().count(request_outcome::invalid);
     return refuse(*failure);
   }
   auto& parsed = std::get<decoded_infer_request>(decoded);
+  if (auto failure = attach_shared_memory(parsed, environment)) {
+    environment.gate.leave();
+    model->metrics().count(request_outcome::invalid);
+    return refuse(*failure);
+  }
 
+  auto shared_outputs = parsed.shared_memory_outputs;
   auto sink = std::make_shared<infer_sink>(reactor, context, std::move(messages), model->name(), model->version(),
-                                           parsed.id, parsed.outputs, environment.gate);
+                                           parsed.id, parsed.outputs, std::move(shared_outputs), environment);
   auto inference = make_inference_request(std::move(parsed), *model, *context, std::move(sink));
   reactor->watch(inference->cancellation);
   model->submit(std::move(inference));

@@ -18,6 +18,8 @@
 #include "wire/kserve_request.hpp"
 #include "wire/kserve_response.hpp"
 #include "frontends/http/kserve_generate.hpp"
+#include "frontends/http/shared_memory_routes.hpp"
+#include "frontends/server_extensions.hpp"
 
 namespace surge::http {
 
@@ -212,8 +214,12 @@ asio::awaitable<handler_result> kserve_handler::handle(request_message& request,
   // /v2
   if (parts.size() == 1) {
     if (!is_get) co_return method_not_allowed(request, "GET, HEAD");
-    co_return ok(std::string(R"({"name":"surge","version":")") + std::string(server_version) +
-                 R"(","extensions":["binary_tensor_data","classification","statistics","model_configuration","model_repository"]})");
+    std::string body = std::string(R"({"name":"surge","version":")") + std::string(server_version) + R"(","extensions":[)";
+    for (std::size_t i = 0; i < server_extensions.size(); ++i) {
+      if (i > 0) body += ',';
+      body += '"' + std::string(server_extensions[i]) + '"';
+    }
+    co_return ok(body + "]}");
   }
   // /v2/health/{live,ready}
   if (parts[1] == "health" && parts.size() == 3 && (parts[2] == "live" || parts[2] == "ready")) {
@@ -223,6 +229,11 @@ asio::awaitable<handler_result> kserve_handler::handle(request_message& request,
       if (ready_.load()) co_return ok(R"({"ready":true})");
       co_return json_response(http::status::service_unavailable, R"({"ready":false})", version, true);
     }
+  }
+  // /v2/systemsharedmemory/..., /v2/cudasharedmemory/...
+  if (parts[1] == "systemsharedmemory" || parts[1] == "cudasharedmemory") {
+    if (auto answer = serve_shared_memory(parts, request, shared_memory_)) co_return std::move(*answer);
+    co_return fail(http::status::not_found, "no route for " + client_text(request.target()));
   }
   // /v2/repository/models/{model}/load, .../unload
   if (parts[1] == "repository" && parts.size() == 5 && parts[2] == "models" &&
@@ -368,6 +379,7 @@ asio::awaitable<std::optional<response_message>> kserve_handler::infer(request_m
     const auto text = header->value();
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (ec != std::errc{} || end != text.data() + text.size()) {
+      model->metrics().count(request_outcome::invalid);
       co_return error_response(http::status::bad_request,
                                "Inference-Header-Content-Length '" + client_text(text) + "' is not a byte count",
                                request.version(), true);
@@ -377,9 +389,22 @@ asio::awaitable<std::optional<response_message>> kserve_handler::infer(request_m
   auto body = std::make_shared<const std::string>(std::move(request.body()));
   auto decoded = wire::decode_infer_request(std::move(body), json_length);
   if (auto* failure = std::get_if<error>(&decoded)) {
+    model->metrics().count(request_outcome::invalid);
     co_return failure_response(*failure, wire::encode_error(failure->message), request.version());
   }
   auto& parsed = std::get<wire::decoded_infer_request>(decoded);
+  std::vector<std::pair<std::string, shared_memory_ref>> shared_outputs;
+  for (const auto& output : parsed.outputs) {
+    if (output.shared_memory) shared_outputs.emplace_back(output.name, *output.shared_memory);
+  }
+  if (!parsed.shared_memory_inputs.empty() || !shared_outputs.empty()) {
+    auto failure = shared_memory_.read_inputs(parsed.inputs, parsed.shared_memory_inputs);
+    if (!failure) failure = shared_memory_.check_outputs(shared_outputs);
+    if (failure) {
+      model->metrics().count(request_outcome::invalid);
+      co_return failure_response(*failure, wire::encode_error(failure->message), request.version());
+    }
+  }
 
   auto sink = std::make_shared<http_response_sink>(co_await asio::this_coro::executor);
   auto inference = std::make_unique<inference_request>();
@@ -418,6 +443,11 @@ asio::awaitable<std::optional<response_message>> kserve_handler::infer(request_m
     co_return failure_response(*failure, wire::encode_error(failure->message), request.version());
   }
   auto response = sink->take_response();
+  if (response && !shared_outputs.empty()) {
+    if (auto failure = shared_memory_.write_outputs(response->outputs, shared_outputs)) {
+      co_return failure_response(*failure, wire::encode_error(failure->message), request.version());
+    }
+  }
   auto encoded = wire::encode_infer_response(model->name(), model->version(), parsed.id,
                                        response ? response->outputs : std::vector<tensor>{}, parsed.outputs,
                                        parsed.binary_outputs_default);

@@ -3,6 +3,7 @@
 #include "frontends/http/http_server.hpp"
 #include "frontends/http/repository_control.hpp"
 #include "router/model_registry.hpp"
+#include "shared_memory/system_shared_memory.hpp"
 
 namespace surge::http {
 
@@ -10,7 +11,9 @@ namespace surge::http {
 // statistics, model configuration and repository index extensions.
 class kserve_handler final : public request_handler {
  public:
-  explicit kserve_handler(const model_registry& models) : models_(models) {}
+  // `shared_memory` (the server's registered regions) outlives the handler.
+  kserve_handler(const model_registry& models, system_shared_memory& shared_memory)
+      : models_(models), shared_memory_(shared_memory) {}
 
   asio::awaitable<handler_result> handle(request_message& request, connection_stream& stream) override;
 
@@ -24,6 +27,7 @@ class kserve_handler final : public request_handler {
                                                          std::shared_ptr<model_version> model);
 
   const model_registry& models_;
+  system_shared_memory& shared_memory_;
   std::optional<repository_control> control_;
   std::atomic<bool> ready_{false};
 };

@@ -712,7 +712,28 @@ TEST(KserveCodecErrors, DuplicatesParametersAndOutputs) {
   EXPECT_EQ(decode_failure(R"({"inputs":[{"name":"x","datatype":"INT8","shape":[1],)"
                            R"("parameters":{"shared_memory_region":"r"}}]})")
                 .message,
-            "input 'x': shared memory inputs are not supported");
+            "input 'x': names a shared_memory_region but no shared_memory_byte_size");
+  EXPECT_EQ(decode_failure(R"({"inputs":[{"name":"x","datatype":"INT8","shape":[1],)"
+                           R"("parameters":{"shared_memory_region":"r","shared_memory_byte_size":1},"data":[1]}]})")
+                .message,
+            "input 'x': names a shared_memory_region and also carries data; send one");
+}
+
+TEST(KserveCodec, SharedMemoryTensorsAreDecodedAsRegions) {
+  const auto decoded = decode_or_throw(
+      R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1,4],"parameters":{"shared_memory_region":"in",)"
+      R"("shared_memory_byte_size":16,"shared_memory_offset":32}}],"outputs":[{"name":"y","parameters":)"
+      R"({"shared_memory_region":"out","shared_memory_byte_size":64}}]})");
+  ASSERT_EQ(decoded.inputs.size(), 1u);
+  EXPECT_TRUE(decoded.inputs[0].data.empty());
+  ASSERT_EQ(decoded.shared_memory_inputs.size(), 1u);
+  EXPECT_EQ(decoded.shared_memory_inputs[0].first, 0u);
+  EXPECT_EQ(decoded.shared_memory_inputs[0].second.region, "in");
+  EXPECT_EQ(decoded.shared_memory_inputs[0].second.offset, 32u);
+  EXPECT_EQ(decoded.shared_memory_inputs[0].second.byte_size, 16u);
+  ASSERT_TRUE(decoded.outputs.at(0).shared_memory);
+  EXPECT_EQ(decoded.outputs[0].shared_memory->region, "out");
+  EXPECT_EQ(decoded.outputs[0].shared_memory->byte_size, 64u);
 }
 
 // RapidJSON 1.1.0 read past its table of powers of ten for numbers whose

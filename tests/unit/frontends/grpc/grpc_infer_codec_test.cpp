@@ -108,7 +108,7 @@ TEST(grpc_infer_codec, raw_must_cover_every_input) {
   add_input(*message, "A", "FP32", {1});
   add_input(*message, "B", "FP32", {1});
   message->add_raw_input_contents(raw_bytes<float>({1.f}));
-  EXPECT_EQ(decode_failure(message), "raw_input_contents has 1 entries for 2 inputs: send every input raw, or none");
+  EXPECT_EQ(decode_failure(message), "raw_input_contents has 1 entries for 2 inputs not in shared memory: send every such input raw, or none");
 }
 
 TEST(grpc_infer_codec, raw_and_typed_do_not_mix) {
@@ -252,7 +252,35 @@ TEST(grpc_infer_codec, tensor_headers_are_checked) {
   auto shared = make_message();
   auto& input = add_input(*shared, "A", "FP32", {1});
   (*input.mutable_parameters())["shared_memory_region"].set_string_param("r");
-  EXPECT_EQ(decode_failure(shared), "input 'A': shared memory inputs are not supported");
+  EXPECT_EQ(decode_failure(shared), "input 'A': names a shared_memory_region but no shared_memory_byte_size");
+}
+
+TEST(grpc_infer_codec, shared_memory_inputs_take_no_raw_entry) {
+  auto message = make_message();
+  auto& in_region = add_input(*message, "A", "FP32", {4});
+  (*in_region.mutable_parameters())["shared_memory_region"].set_string_param("r");
+  (*in_region.mutable_parameters())["shared_memory_byte_size"].set_int64_param(16);
+  (*in_region.mutable_parameters())["shared_memory_offset"].set_int64_param(8);
+  add_input(*message, "B", "FP32", {1});
+  const float value = 3.f;
+  message->add_raw_input_contents()->assign(reinterpret_cast<const char*>(&value), sizeof value);
+  auto* output = message->add_outputs();
+  output->set_name("Y");
+  (*output->mutable_parameters())["shared_memory_region"].set_string_param("out");
+  (*output->mutable_parameters())["shared_memory_byte_size"].set_int64_param(64);
+  auto decoded = decode_infer_request(*message, message);
+  ASSERT_TRUE(std::holds_alternative<decoded_infer_request>(decoded)) << std::get<error>(decoded).message;
+  const auto& request = std::get<decoded_infer_request>(decoded);
+  ASSERT_EQ(request.inputs.size(), 2u);
+  EXPECT_TRUE(request.inputs[0].data.empty());
+  EXPECT_EQ(request.inputs[1].data.size(), 4u);
+  ASSERT_EQ(request.shared_memory_inputs.size(), 1u);
+  EXPECT_EQ(request.shared_memory_inputs[0].first, 0u);
+  EXPECT_EQ(request.shared_memory_inputs[0].second.region, "r");
+  EXPECT_EQ(request.shared_memory_inputs[0].second.offset, 8u);
+  EXPECT_EQ(request.shared_memory_inputs[0].second.byte_size, 16u);
+  ASSERT_EQ(request.shared_memory_outputs.size(), 1u);
+  EXPECT_EQ(request.shared_memory_outputs[0].first, "Y");
 }
 
 // ---- parameters and outputs ----
