@@ -25,6 +25,10 @@ struct sampling_parameters {
 struct generation_options {
   std::string prompt;
   sampling_parameters sampling;
+  // true (the OpenAI API): a prompt whose tokens plus the max_tokens asked
+  // for exceed the context is refused; false: the reply is cut where the
+  // context ends (finish_reason "length").
+  bool refuse_beyond_context{false};
 };
 
 // The most bytes of text one token stands for, as assumed of every tokenizer

@@ -381,6 +381,16 @@ void sequence_scheduler::run(std::size_t engine_index) {
           finish(*s, make_error(error_code::invalid_argument, "prompt has no tokens"));
           continue;
         }
+        const auto asked = s->options.sampling.max_tokens;
+        if (s->options.refuse_beyond_context && asked > 0 && s->tokens.size() + asked > limits.max_context) {
+          finish(*s, make_error(error_code::invalid_argument,
+                                "This model's maximum context length is " + std::to_string(limits.max_context) +
+                                    " tokens. However, you requested " + std::to_string(s->tokens.size() + asked) +
+                                    " tokens (" + std::to_string(s->tokens.size()) + " in the prompt, " +
+                                    std::to_string(asked) +
+                                    " for the completion). Please reduce the prompt or max_tokens."));
+          continue;
+        }
         if (s->tokens.size() >= limits.max_context) {
           finish(*s, make_error(error_code::invalid_argument,
                                 "prompt is " + std::to_string(s->tokens.size()) + " tokens; this model's context is " +

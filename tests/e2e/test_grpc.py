@@ -12,6 +12,7 @@ import queue
 import signal
 
 import grpc
+import ml_dtypes
 import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
@@ -52,7 +53,7 @@ ALL_TYPES = {
     "FP16": (np.float16, None, [0.5, -2.0, 65504.0]),
     "FP32": (np.float32, "fp32_contents", [0.1, -1.5, 3.0e38]),
     "FP64": (np.float64, "fp64_contents", [0.1, -1e300, 2.5]),
-    "BF16": (np.float32, None, [1.5, -2.0, 0.25]),  # exact in bfloat16; tritonclient takes float32
+    "BF16": (ml_dtypes.bfloat16, None, [1.5, -2.0, 0.25]),  # tritonclient 2.73 wants ml_dtypes.bfloat16 for BF16
     "BYTES": (np.object_, "bytes_contents", [b"", b"surge", b"\x00\xff\xfe"]),
 }
 
@@ -342,8 +343,9 @@ def test_wrong_shape_is_invalid_argument_naming_the_tensor(surge):
         (lambda r: r.outputs.add(name="NOPE"), ["unknown output 'NOPE'"]),
         (lambda r: r.parameters["priority"].CopyFrom(service_pb2.InferParameter(string_param="high")),
          ["parameters.priority"]),
-        (lambda r: r.inputs[0].parameters["shared_memory_region"].CopyFrom(
-            service_pb2.InferParameter(string_param="region")), ["'INPUT0'", "shared memory"]),
+        (lambda r: (r.inputs[0].parameters["shared_memory_region"].CopyFrom(
+            service_pb2.InferParameter(string_param="region")), r.ClearField("raw_input_contents")),
+         ["'INPUT0'", "shared_memory_region but no shared_memory_byte_size"]),
         (lambda r: setattr(r, "model_version", "v2"), ["model version 'v2'"]),
     ],
     ids=["raw-size", "datatype", "unknown-datatype", "raw-count", "unknown-output", "priority", "shared-memory",

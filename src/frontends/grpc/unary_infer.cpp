@@ -140,6 +140,7 @@ grpc::ServerUnaryReactor* start_model_infer(grpc::CallbackServerContext* context
   auto model = std::move(std::get<std::shared_ptr<model_version>>(found));
   if (is_decoupled(*model)) {
     environment.gate.leave();
+    model->metrics().count(request_outcome::invalid);
     return refuse(make_error(error_code::invalid_argument, "model '" + model->name() +
                                                                "' is decoupled (it may answer a request many times): "
                                                                "use ModelStreamInfer"));

@@ -51,6 +51,7 @@ asio::awaitable<handler_result> kserve_generate(request_message& request, connec
                                                 std::shared_ptr<model_version> model, bool streaming) {
   const auto version = request.version();
   const auto bad = [&](std::string message) {
+    model->metrics().count(request_outcome::invalid);
     return failure(make_error(error_code::invalid_argument, std::move(message)), version);
   };
   if (request.method() != beast_http::verb::post) {

@@ -359,6 +359,7 @@ asio::awaitable<handler_result> kserve_handler::handle(request_message& request,
   if (action == "infer") {
     if (method != http::verb::post) co_return method_not_allowed(request, "POST");
     if (model->config().model_transaction_policy().decoupled()) {
+      model->metrics().count(request_outcome::invalid);
       co_return fail(http::status::bad_request,
                      "model '" + client_text(model_name) +
                          "' sends many responses per request: use /generate, /generate_stream, the OpenAI API or "

@@ -4,6 +4,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "core/client_text.hpp"
 #include "frontends/sampling_json.hpp"
 
 namespace surge::openai {
@@ -37,6 +38,39 @@ std::optional<std::string> content_text(const rapidjson::Value& content) {
   return text;
 }
 
+// Every field of OpenAI's request bodies (and the surge extensions top_k,
+// ignore_eos and priority): anything else is refused by name. Fields in
+// ignored_fields are accepted and do nothing (docs/generation.md).
+constexpr std::string_view completion_fields[] = {
+    "model", "prompt", "best_of", "echo", "frequency_penalty", "logit_bias", "logprobs", "max_tokens", "n",
+    "presence_penalty", "seed", "stop", "stream", "stream_options", "suffix", "temperature", "top_p", "user",
+    "top_k", "ignore_eos", "priority"};
+constexpr std::string_view chat_fields[] = {
+    "model", "messages", "audio", "frequency_penalty", "function_call", "functions", "logit_bias", "logprobs",
+    "max_completion_tokens", "max_tokens", "metadata", "modalities", "n", "parallel_tool_calls", "prediction",
+    "presence_penalty", "prompt_cache_key", "reasoning_effort", "response_format", "safety_identifier", "seed",
+    "service_tier", "stop", "store", "stream", "stream_options", "temperature", "tool_choice", "tools",
+    "top_logprobs", "top_p", "user", "verbosity", "web_search_options", "top_k", "ignore_eos", "priority"};
+
+std::optional<request_error> refuse_unknown(endpoint kind, const rapidjson::Value& body) {
+  for (auto it = body.MemberBegin(); it != body.MemberEnd(); ++it) {
+    const std::string_view name(it->name.GetString(), it->name.GetStringLength());
+    bool known = false;
+    if (kind == endpoint::completions) {
+      for (const auto f : completion_fields) known = known || f == name;
+    } else {
+      for (const auto f : chat_fields) known = known || f == name;
+    }
+    if (!known) {
+      const auto quoted = client_text(name);
+      return request_error{"unrecognized request argument supplied: '" + quoted + "' is not a field of the OpenAI " +
+                               (kind == endpoint::completions ? "completions" : "chat completions") + " API",
+                           quoted};
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<request_error> refuse_unsupported(const rapidjson::Value& body) {
   if (const auto* n = field(body, "n"); n && !(n->IsUint() && n->GetUint() == 1)) {
     return request_error{"only n = 1 is supported", "n"};
@@ -58,7 +92,11 @@ std::optional<request_error> refuse_unsupported(const rapidjson::Value& body) {
   if (const auto* b = field(body, "logit_bias"); b && !(b->IsObject() && b->MemberCount() == 0)) {
     return request_error{"logit_bias is not supported", "logit_bias"};
   }
-  for (const char* name : {"tools", "functions", "response_format", "suffix"}) {
+  if (const auto* t = field(body, "top_logprobs"); t && !(t->IsUint() && t->GetUint() == 0)) {
+    return request_error{"top_logprobs are not supported", "top_logprobs"};
+  }
+  for (const char* name : {"tools", "functions", "function_call", "response_format", "suffix", "audio", "prediction",
+                           "web_search_options"}) {
     if (field(body, name)) return request_error{std::string(name) + " is not supported", name};
   }
   return std::nullopt;
@@ -88,6 +126,8 @@ std::variant<parsed_request, request_error> parse_request(endpoint kind, std::st
     return request_error{"'model' is required and must be a string", "model"};
   }
   out.model.assign(model->GetString(), model->GetStringLength());
+  auto problem = [&]() -> std::optional<request_error> {
+  if (auto refused = refuse_unknown(kind, body)) return *refused;
   if (auto refused = refuse_unsupported(body)) return *refused;
 
   if (kind == endpoint::completions) {
@@ -142,6 +182,15 @@ std::variant<parsed_request, request_error> parse_request(endpoint kind, std::st
     if (!priority->IsUint()) return request_error{"'priority' must be a non-negative integer", "priority"};
     out.priority = priority->GetUint();
   }
+  return std::nullopt;
+  }();
+  if (problem) {
+    problem->model = out.model;
+    return *problem;
+  }
+  // OpenAI refuses a prompt and max_tokens that do not fit the context; the
+  // sequence scheduler checks once the prompt is tokenized.
+  out.generation.refuse_beyond_context = true;
   return out;
 }
 

@@ -25,6 +25,7 @@ struct parsed_request {
 struct request_error {
   std::string message;
   std::string param;  // the offending field, "" when none
+  std::string model{};  // the model the body names, when it was read before the error
 };
 
 // Parses a /v1/completions or /v1/chat/completions body. Fields surge does not

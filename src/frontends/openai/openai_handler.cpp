@@ -126,6 +126,9 @@ asio::awaitable<handler_result> openai_handler::complete(http::request_message& 
   const auto version = request.version();
   auto parsed = parse_request(chat ? endpoint::chat_completions : endpoint::completions, request.body());
   if (auto* problem = std::get_if<request_error>(&parsed)) {
+    if (!problem->model.empty()) {
+      if (auto named = models_.find_version(problem->model, std::nullopt)) named->metrics().count(request_outcome::invalid);
+    }
     co_return error_reply(beast_http::status::bad_request, problem->message, "invalid_request_error", problem->param, "",
                           version);
   }
@@ -141,6 +144,7 @@ asio::awaitable<handler_result> openai_handler::complete(http::request_message& 
   // Refused before it reaches the tokenizer: this many bytes cannot fit.
   const auto prompt_bytes = body.generation.prompt.size();
   if (model->context_tokens() > 0 && prompt_bytes > max_prompt_bytes(model->context_tokens())) {
+    model->metrics().count(request_outcome::invalid);
     co_return error_reply(beast_http::status::bad_request,
                           "prompt is " + std::to_string(prompt_bytes) + " bytes; model '" + model->name() +
                               "' has a context of " + std::to_string(model->context_tokens()) +
@@ -175,6 +179,11 @@ asio::awaitable<handler_result> openai_handler::complete(http::request_message& 
         if (!events) {
           events.emplace(stream, version);
           if (!co_await events->start()) co_return false;
+          if (chat) {
+            // As OpenAI streams: the role first, with empty content.
+            events->add(chunk_json(context, "", std::nullopt, true));
+            first_chunk = false;
+          }
         }
         for (const auto& chunk : chunks) {
           events->add(chunk_json(context, chunk.text, chunk.finish_reason, first_chunk));
