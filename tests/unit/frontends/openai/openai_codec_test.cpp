@@ -31,5 +31,30 @@ TEST(OpenaiCodec, ParsesACompletionRequest) {
   EXPECT_EQ(request.generation.sampling.max_tokens, 3u);
 }
 
+TEST(OpenaiCodec, AFieldOutsideOpenAIsApiIsRefusedByName) {
+  auto parsed = parse_request(endpoint::completions, R"({"model": "m", "prompt": "a", "frobnicate": 1})");
+  ASSERT_TRUE(std::holds_alternative<request_error>(parsed));
+  const auto& problem = std::get<request_error>(parsed);
+  EXPECT_EQ(problem.param, "frobnicate");
+  EXPECT_NE(problem.message.find("'frobnicate' is not a field of the OpenAI completions API"), std::string::npos);
+  // The model is known, so the refusal can be counted against it.
+  EXPECT_EQ(problem.model, "m");
+  // A chat-only field is not a completions field.
+  auto metadata = parse_request(endpoint::completions, R"({"model": "m", "prompt": "a", "metadata": {}})");
+  ASSERT_TRUE(std::holds_alternative<request_error>(metadata));
+}
+
+TEST(OpenaiCodec, OpenAIFieldsSurgeDoesNotActOnAreAccepted) {
+  auto chat = parse_request(endpoint::chat_completions,
+                            R"({"model": "m", "messages": [{"role": "user", "content": "hi"}], "user": "u",)"
+                            R"( "metadata": {"k": "v"}, "store": false, "service_tier": "auto"})");
+  ASSERT_TRUE(std::holds_alternative<parsed_request>(chat));
+  EXPECT_TRUE(std::get<parsed_request>(chat).generation.refuse_beyond_context);
+  auto tools = parse_request(endpoint::chat_completions,
+                             R"({"model": "m", "messages": [{"role": "user", "content": "hi"}], "tools": []})");
+  ASSERT_TRUE(std::holds_alternative<request_error>(tools));
+  EXPECT_EQ(std::get<request_error>(tools).param, "tools");
+}
+
 }  // namespace
 }  // namespace surge::openai
