@@ -116,7 +116,7 @@ void sequence_batcher::on_timer() {
   apply(out);
 }
 
-void sequence_batcher::drain(clock::time_point deadline, std::function<void()> drained) {
+void sequence_batcher::close(const std::string& why) {
   std::vector<request_ptr> waiting;
   {
     std::lock_guard lock(mutex_);
@@ -125,24 +125,19 @@ void sequence_batcher::drain(clock::time_point deadline, std::function<void()> d
     waiting = table_.take_waiting();
   }
   for (auto& request : waiting) {
-    request->sink->finish(make_error(error_code::not_ready, "model '" + config_.name() + "' is being unloaded"));
+    request->sink->finish(make_error(error_code::not_ready, "model '" + config_.name() + "' is " + why));
   }
+}
+
+void sequence_batcher::drain(clock::time_point deadline, std::function<void()> drained) {
+  close("being unloaded");
   queue_->drain(deadline, std::move(drained));
 }
 
 void sequence_batcher::join() { queue_->join(); }
 
 void sequence_batcher::stop() {
-  std::vector<request_ptr> waiting;
-  {
-    std::lock_guard lock(mutex_);
-    closed_ = true;
-    timer_.cancel();
-    waiting = table_.take_waiting();
-  }
-  for (auto& request : waiting) {
-    request->sink->finish(make_error(error_code::not_ready, "model '" + config_.name() + "' is shutting down"));
-  }
+  close("shutting down");
   queue_->stop();
 }
 

@@ -38,6 +38,8 @@ class sequence_batcher final : public request_scheduler, public std::enable_shar
   void apply(sequence_table::effects& out);
   void arm_timer();  // mutex_ held
   void on_timer();
+  // Stops admitting and answers every waiting step not_ready ("model 'm' is <why>").
+  void close(const std::string& why);
 
   boost::asio::any_io_executor io_;
   config::ModelConfig config_;
