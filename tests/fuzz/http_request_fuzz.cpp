@@ -31,6 +31,7 @@
 #include "fuzz_checks.hpp"
 #include "metrics/registry.hpp"
 #include "router/model_registry.hpp"
+#include "shared_memory/system_shared_memory.hpp"
 
 namespace {
 
@@ -41,7 +42,7 @@ namespace beast_http = boost::beast::http;
 
 // What main() builds for the HTTP port, without a listening socket.
 struct server {
-  server() : models(io.get_executor(), metrics), kserve(models), openai(models), routes(kserve), socket(io) {
+  server() : models(io.get_executor(), metrics), kserve(models, shared_memory), openai(models), routes(kserve), socket(io) {
     routes.add("/v1/", openai);
     kserve.set_ready(true);
     auto parsed = parse_model_config("name: \"broken\"\nbackend: \"missing\"\nmax_batch_size: 4\n", "config.pbtxt");
@@ -55,6 +56,7 @@ struct server {
   asio::io_context io;
   metrics::registry metrics;
   model_registry models;
+  system_shared_memory shared_memory;
   http::kserve_handler kserve;
   openai::openai_handler openai;
   http::prefix_router routes;

@@ -6,6 +6,7 @@
 
 #include "core/client_text.hpp"
 #include "frontends/http/request_checks.hpp"
+#include "wire/json_text.hpp"
 
 namespace surge::http {
 
@@ -45,17 +46,17 @@ response_message register_region(const std::string& name, const request_message&
   rapidjson::Document body;
   body.Parse(request.body().data(), request.body().size());
   if (body.HasParseError() || !body.IsObject()) return bad("the register body must be a JSON object {key, offset, byte_size}");
-  const auto key = body.FindMember("key");
-  if (key == body.MemberEnd() || !key->value.IsString()) return bad("\"key\" must be a string (the shared memory key)");
+  const auto* key = wire::find_member(body, "key");
+  if (!key || !key->IsString()) return bad("\"key\" must be a string (the shared memory key)");
   std::uint64_t offset = 0;
-  if (const auto it = body.FindMember("offset"); it != body.MemberEnd()) {
-    if (!it->value.IsUint64()) return bad("\"offset\" must be a non-negative integer");
-    offset = it->value.GetUint64();
+  if (const auto* given = wire::find_member(body, "offset")) {
+    if (!given->IsUint64()) return bad("\"offset\" must be a non-negative integer");
+    offset = given->GetUint64();
   }
-  const auto size = body.FindMember("byte_size");
-  if (size == body.MemberEnd() || !size->value.IsUint64()) return bad("\"byte_size\" must be a non-negative integer");
-  if (auto failure = shared_memory.register_region(
-          name, std::string(key->value.GetString(), key->value.GetStringLength()), offset, size->value.GetUint64())) {
+  const auto* size = wire::find_member(body, "byte_size");
+  if (!size || !size->IsUint64()) return bad("\"byte_size\" must be a non-negative integer");
+  if (auto failure = shared_memory.register_region(name, std::string(key->GetString(), key->GetStringLength()), offset,
+                                                   size->GetUint64())) {
     return bad(failure->message);
   }
   return json_response(http::status::ok, "{}", version, true);
