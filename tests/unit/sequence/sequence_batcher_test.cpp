@@ -75,6 +75,10 @@ std::string parameter(const inference_request& request, std::string_view key) {
 }
 
 struct batcher_fixture {
+  // The steps' sinks hold the batcher, which holds the queue that holds
+  // them; a real queue answers and drops every step, this one is emptied.
+  ~batcher_fixture() { queue->scheduled.clear(); }
+
   boost::asio::io_context io;
   std::shared_ptr<recording_queue> queue = std::make_shared<recording_queue>();
   std::shared_ptr<sequence_batcher> batcher =
