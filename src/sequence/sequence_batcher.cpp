@@ -46,8 +46,7 @@ std::uint32_t sequence_slots(const config::ModelConfig& config, std::uint32_t in
 
 sequence_batcher::sequence_batcher(boost::asio::any_io_executor io, config::ModelConfig config, std::uint32_t slots,
                                    std::shared_ptr<request_scheduler> queue)
-    : io_(io),
-      config_(std::move(config)),
+    : config_(std::move(config)),
       queue_(std::move(queue)),
       table_(config_.name(), slots, idle_of(config_), waiting_sequences_per_slot * slots),
       timer_(io) {}

@@ -41,7 +41,6 @@ class sequence_batcher final : public request_scheduler, public std::enable_shar
   // Stops admitting and answers every waiting step not_ready ("model 'm' is <why>").
   void close(const std::string& why);
 
-  boost::asio::any_io_executor io_;
   config::ModelConfig config_;
   std::shared_ptr<request_scheduler> queue_;
   std::mutex mutex_;

@@ -30,7 +30,7 @@ void sequence_table::arrive(request_ptr request, sequence_controls controls, clo
   const std::string id = controls.id;
   if (auto it = live_.find(id); it != live_.end()) {
     it->second.waiting.push_back(queued{std::move(request), std::move(controls)});
-    if (!it->second.running) release_next(id, it->second, out);
+    if (!it->second.running) release_next(it->second, out);
     return;
   }
   if (auto it = pending_.find(id); it != pending_.end()) {
@@ -51,7 +51,7 @@ void sequence_table::arrive(request_ptr request, sequence_controls controls, clo
     s.slot = slot;
     s.last = now;
     s.waiting.push_back(queued{std::move(request), std::move(controls)});
-    release_next(id, s, out);
+    release_next(s, out);
     return;
   }
   if (pending_order_.size() >= max_waiting_sequences_) {
@@ -67,8 +67,7 @@ void sequence_table::arrive(request_ptr request, sequence_controls controls, clo
   pending_[id].push_back(queued{std::move(request), std::move(controls)});
 }
 
-void sequence_table::release_next(const std::string& id, sequence& s, effects& out) {
-  (void)id;
+void sequence_table::release_next(sequence& s, effects& out) {
   auto next = std::move(s.waiting.front());
   s.waiting.pop_front();
   s.running = true;
@@ -83,7 +82,7 @@ void sequence_table::finished(const std::string& id, bool ended, clock::time_poi
   s.running = false;
   s.last = now;
   if (!(ended || s.running_ends)) {
-    if (!s.waiting.empty()) release_next(id, s, out);
+    if (!s.waiting.empty()) release_next(s, out);
     return;
   }
   // The sequence is over; what came after its end arrives again, as the
@@ -106,7 +105,7 @@ void sequence_table::free_slot(std::uint32_t slot, clock::time_point now, effect
     s.slot = slot;
     s.last = now;
     s.waiting = std::move(requests);
-    release_next(id, s, out);
+    release_next(s, out);
     return;
   }
   free_slots_.push_back(slot);

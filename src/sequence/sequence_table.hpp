@@ -69,7 +69,7 @@ class sequence_table {
     std::deque<queued> waiting;
   };
 
-  void release_next(const std::string& id, sequence& s, effects& out);
+  void release_next(sequence& s, effects& out);
   void free_slot(std::uint32_t slot, clock::time_point now, effects& out);
   void remember_timed_out(const std::string& id);
   error not_live(const std::string& id) const;

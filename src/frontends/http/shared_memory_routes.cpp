@@ -1,8 +1,6 @@
 #include "frontends/http/shared_memory_routes.hpp"
 
 #include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include "core/client_text.hpp"
 #include "frontends/http/request_checks.hpp"
@@ -14,9 +12,8 @@ namespace http = beast::http;
 
 namespace {
 
-using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
-
-void write_string(json_writer& w, std::string_view s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
+using wire::json_writer;
+using wire::write_string;
 
 response_message status_response(const std::vector<shared_memory_region_status>& regions, unsigned version) {
   rapidjson::StringBuffer buffer;
