@@ -234,7 +234,7 @@ int serve(const serve_options& options) {
     stop_io();
     return 1;
   }
-  remote.start(*models.snapshot());
+  remote.start([&models] { return models.snapshot(); });
 
   surge::http::server_limits limits;
   limits.body_limit_bytes = options.max_body_mib * 1024 * 1024;

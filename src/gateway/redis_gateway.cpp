@@ -154,11 +154,20 @@ std::vector<std::unique_ptr<instance>> redis_gateway::make_instances(const confi
   std::uint32_t count = 0;
   for (const auto& group : config.instance_group()) count += static_cast<std::uint32_t>(std::max(1, group.count()));
   count = std::max<std::uint32_t>(count, 1) * batches_per_instance;
+  // Enough batches in flight for every worker the autoscaler may start.
+  if (config.has_autoscaling()) count = std::max(count, 2 * config.autoscaling().max_replicas() * (count / batches_per_instance));
   std::vector<std::unique_ptr<instance>> instances;
   for (std::uint32_t i = 0; i < count; ++i) {
     instances.push_back(std::make_unique<redis_pool_instance>(shared_from_this(), target, metrics, statistics));
   }
   return instances;
+}
+
+std::optional<redis_gateway::pool_gauges> redis_gateway::gauges_of(const std::string& model_name) const {
+  for (const auto& known : known_models_) {
+    if (known->name == model_name) return pool_gauges{&known->live_workers, &known->outstanding_gauge};
+  }
+  return std::nullopt;
 }
 
 void redis_gateway::start() {

@@ -65,6 +65,16 @@ class redis_gateway : public std::enable_shared_from_this<redis_gateway> {
   std::vector<std::unique_ptr<instance>> make_instances(const config::ModelConfig& config, model_metrics& metrics,
                                                         model_statistics& statistics);
 
+  // What the gateway measures of one worker-pool model's workers, for an
+  // autoscaler: live workers (recent heartbeat) and requests in Redis
+  // awaiting a reply. The gauges live as long as the metrics registry.
+  // nullopt: no such model. Not thread-safe; called after loading.
+  struct pool_gauges {
+    const metrics::gauge* live_workers{nullptr};
+    const metrics::gauge* outstanding{nullptr};
+  };
+  std::optional<pool_gauges> gauges_of(const std::string& model_name) const;
+
   // Sends the batch's requests to the model's stream; answers each exactly
   // once (reply, error, deadline) and then calls `done`. Any thread.
   // `metrics` and `statistics` are the batch's model version's.

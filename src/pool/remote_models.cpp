@@ -71,7 +71,7 @@ std::variant<std::vector<std::unique_ptr<instance>>, error> remote_models::make_
   return gateway_->make_instances(config, version.metrics(), version.statistics());
 }
 
-void remote_models::start(const registry_snapshot& models) {
+void remote_models::start(std::function<std::shared_ptr<const registry_snapshot>()> current) {
   if (!gateway_) return;
   gateway_->start();
   std::cout << "surge: redis gateway " << gateway_->id() << " at " << endpoint_->display() << std::endl;
@@ -99,11 +99,12 @@ void remote_models::start(const registry_snapshot& models) {
     redis_supervisor_->start();
   }
   const auto url = redis_url();
-  for (const auto& [name, model] : models.models) {
+  const auto models = current();
+  for (const auto& [name, model] : models->models) {
     if (!model->config || !model->config->has_worker_pool() || model->versions.empty()) continue;
     const auto count = model->config->worker_pool().local_workers();
-    for (std::uint32_t i = 0; i < count; ++i) {
-      const auto worker_name = gateway_->id() + "-" + name + "-" + std::to_string(i);
+    const auto make_worker = [this, url, name = name](std::uint32_t index) {
+      const auto worker_name = gateway_->id() + "-" + name + "-" + std::to_string(index);
       spawn_options spawn;
       spawn.argv = {options_.surge_binary.string(), "worker", "--model-repository", options_.model_repository.string(),
                     "--model", name, "--redis", url, "--name", worker_name};
@@ -111,10 +112,26 @@ void remote_models::start(const registry_snapshot& models) {
         spawn.argv.push_back("--backend-directory");
         spawn.argv.push_back(options_.backend_directory.string());
       }
-      workers_->add({"worker " + worker_name, spawn});
+      return supervised_process{"worker " + worker_name, spawn};
+    };
+    const auto gauges = gateway_->gauges_of(name);
+    if (model->config->has_autoscaling() && count > 0 && gauges) {
+      if (!autoscaler_) autoscaler_ = worker_autoscaler::create(io_, *workers_, metrics_, current);
+      autoscaled_model scaled;
+      scaled.name = name;
+      scaled.options = autoscaling_options_of(*model->config);
+      scaled.interval = evaluation_interval_of(model->config->autoscaling());
+      scaled.initial_replicas = count;
+      scaled.live_workers = gauges->live_workers;
+      scaled.outstanding = gauges->outstanding;
+      scaled.make_worker = make_worker;
+      autoscaler_->add(std::move(scaled));
+      continue;
     }
+    for (std::uint32_t i = 0; i < count; ++i) workers_->add(make_worker(i));
   }
   workers_->start();
+  if (autoscaler_) autoscaler_->start();
 }
 
 std::string remote_models::redis_url() const {
@@ -131,6 +148,7 @@ void remote_models::stop() {
   stopped_ = true;
   // Workers first (they finish and answer their batches), then the
   // gateway, then the redis-server they all talk to.
+  if (autoscaler_) autoscaler_->stop();
   if (workers_) workers_->stop();
   if (gateway_) gateway_->stop();
   if (redis_supervisor_) redis_supervisor_->stop();

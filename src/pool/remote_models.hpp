@@ -2,6 +2,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -10,6 +11,7 @@
 #include "metrics/registry.hpp"
 #include "pool/local_redis.hpp"
 #include "pool/supervisor.hpp"
+#include "pool/worker_autoscaler.hpp"
 #include "router/loaders/remote_loader.hpp"
 #include "router/registry_snapshot.hpp"
 
@@ -43,8 +45,9 @@ class remote_models {
   // remote_model_loader. Valid while this object is.
   remote_model_loader::instance_factory instance_factory();
   // After loading: starts the gateway and the local workers of the
-  // worker_pool models served.
-  void start(const registry_snapshot& models);
+  // worker_pool models served, and the autoscaler of those with an
+  // `autoscaling` block, which reads the models `current` serves.
+  void start(std::function<std::shared_ptr<const registry_snapshot>()> current);
   // Stops the local workers (SIGTERM; each finishes its batch), then the
   // gateway (answers what is still outstanding), then a local redis-server.
   void stop();
@@ -65,6 +68,7 @@ class remote_models {
   std::filesystem::path owned_redis_directory_;
   std::shared_ptr<gateway::redis_gateway> gateway_;
   std::unique_ptr<supervisor> workers_;
+  std::shared_ptr<worker_autoscaler> autoscaler_;
   std::unique_ptr<supervisor> redis_supervisor_;
   bool stopped_{false};
 };

@@ -5,6 +5,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <iostream>
@@ -46,6 +47,41 @@ void supervisor::start() {
     }
   }
   thread_ = std::thread([this] { run(); });
+}
+
+void supervisor::launch(supervised_process process) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    for (const auto& s : slots_) {
+      if (s.process.label == process.label) return;
+    }
+    slot s;
+    s.process = std::move(process);
+    s.backoff = options_.first_backoff;
+    s.restart_at = steady::now();  // the thread spawns it now
+    slots_.push_back(std::move(s));
+  }
+  wake();
+}
+
+bool supervisor::retire(const std::string& label) {
+  {
+    std::lock_guard lock(mutex_);
+    auto it = std::find_if(slots_.begin(), slots_.end(),
+                           [&](const slot& s) { return s.process.label == label && !s.retiring; });
+    if (it == slots_.end()) return false;
+    it->retiring = true;
+    it->restart_at.reset();
+    if (it->child && it->child->running()) it->child->signal(SIGTERM);
+  }
+  wake();
+  return true;
+}
+
+void supervisor::wake() {
+  const std::uint64_t one = 1;
+  [[maybe_unused]] auto written = ::write(wake_fd_, &one, sizeof one);
 }
 
 void supervisor::spawn(slot& s) {
@@ -91,6 +127,10 @@ void supervisor::run() {
       std::cerr << "surge: supervisor: poll failed: " << std::strerror(errno) << std::endl;
       return;
     }
+    if (fds[0].revents & POLLIN) {
+      std::uint64_t count = 0;
+      [[maybe_unused]] auto drained = ::read(wake_fd_, &count, sizeof count);
+    }
     std::lock_guard lock(mutex_);
     if (stopping_) return;
     const auto now = steady::now();
@@ -99,6 +139,12 @@ void supervisor::run() {
       auto& s = slots_[slot_of[f - 1]];
       const auto status = s.child->try_wait();
       if (!status) continue;
+      if (s.retiring) {
+        std::cerr << "surge: " << s.process.label << " (pid " << s.child->pid() << ") retired, "
+                  << describe_wait_status(*status) << std::endl;
+        s.child.reset();
+        continue;
+      }
       if (now - s.started >= options_.healthy_after) s.backoff = options_.first_backoff;
       std::cerr << "surge: " << s.process.label << " (pid " << s.child->pid() << ") " << describe_wait_status(*status)
                 << "; restarting in " << s.backoff.count() << " ms" << std::endl;
@@ -106,10 +152,14 @@ void supervisor::run() {
       s.restart_at = now + s.backoff;
       s.backoff = std::min(s.backoff * 2, options_.max_backoff);
     }
+    // Retired children that have exited (or never ran) leave; only this
+    // thread erases, so the indexes above stay valid between its polls.
+    std::erase_if(slots_, [](const slot& s) { return s.retiring && !(s.child && s.child->running()); });
     for (auto& s : slots_) {
       if (!s.child && s.restart_at && *s.restart_at <= now) {
+        const bool first = s.started == steady::time_point{};
         spawn(s);
-        if (s.child) ++restarts_;
+        if (s.child && !first) ++restarts_;
       }
     }
   }
@@ -121,8 +171,7 @@ void supervisor::stop(std::chrono::milliseconds limit) {
     if (stopping_ && !thread_.joinable()) return;
     stopping_ = true;
   }
-  const std::uint64_t one = 1;
-  [[maybe_unused]] auto written = ::write(wake_fd_, &one, sizeof one);
+  wake();
   if (thread_.joinable()) thread_.join();
 
   std::lock_guard lock(mutex_);

@@ -39,6 +39,14 @@ class supervisor {
   // by the caller; otherwise start() spawns it.
   void add(supervised_process process, std::optional<child_process> running = std::nullopt);
   void start();
+  // After start(): the thread spawns the process and keeps it running like
+  // the others. Labels are unique: a label already kept is not added again.
+  // Any thread; returns at once.
+  void launch(supervised_process process);
+  // SIGTERM to the child labelled so (it finishes what it is doing); it is
+  // not restarted and leaves pids() once it has exited. False: no such
+  // child. Any thread; returns at once.
+  bool retire(const std::string& label);
   // SIGTERM to every child, then waits up to `limit` for them to exit and
   // SIGKILLs the rest. The thread stops restarting first.
   void stop(std::chrono::milliseconds limit = std::chrono::seconds(20));
@@ -54,10 +62,12 @@ class supervisor {
     std::chrono::steady_clock::time_point started{};
     std::chrono::milliseconds backoff{0};
     std::optional<std::chrono::steady_clock::time_point> restart_at;
+    bool retiring{false};
   };
 
   void run();
   void spawn(slot& s);
+  void wake();
 
   options options_;
   mutable std::mutex mutex_;

@@ -49,5 +49,27 @@ TEST(RemoteModelConfig, NotBothAPoolAndAnUpstream) {
   EXPECT_THAT(loaded.error, HasSubstr("not both"));
 }
 
+TEST(RemoteModelConfig, AcceptsAutoscalingOfLocalWorkers) {
+  auto loaded = complete(R"pb(backend: "identity" worker_pool { local_workers: 1 }
+                              autoscaling { min_replicas: 1 max_replicas: 4 target_latency_ms: 200 })pb");
+  ASSERT_TRUE(loaded.config) << loaded.error;
+  EXPECT_EQ(loaded.config->autoscaling().max_replicas(), 4u);
+}
+
+TEST(RemoteModelConfig, AutoscalingNamesWhatIsWrong) {
+  auto no_workers = complete(R"pb(backend: "identity" autoscaling { max_replicas: 2 })pb");
+  EXPECT_THAT(no_workers.error, HasSubstr("autoscaling: scales a worker_pool model's local workers"));
+  auto no_max = complete(R"pb(backend: "identity" worker_pool { local_workers: 1 } autoscaling {})pb");
+  EXPECT_THAT(no_max.error, HasSubstr("autoscaling.max_replicas: is required"));
+  auto below = complete(R"pb(backend: "identity" worker_pool { local_workers: 1 }
+                             autoscaling { min_replicas: 3 max_replicas: 2 })pb");
+  EXPECT_THAT(below.error, HasSubstr("autoscaling.max_replicas: 2 is below min_replicas (3)"));
+  auto share = complete(R"pb(backend: "identity" worker_pool { local_workers: 1 }
+                             autoscaling { max_replicas: 2 target_utilisation: 1.5 })pb");
+  EXPECT_THAT(share.error, HasSubstr("autoscaling.target_utilisation: must be in (0, 1]"));
+  auto many = complete(R"pb(backend: "identity" worker_pool { local_workers: 1 } autoscaling { max_replicas: 500 })pb");
+  EXPECT_THAT(many.error, HasSubstr("autoscaling.max_replicas: 500 is above 64 local workers"));
+}
+
 }  // namespace
 }  // namespace surge
