@@ -196,6 +196,7 @@ std::vector<model_load_failure> model_registry::load(std::vector<model_entry> mo
       record->config = entry.config;
       record->error = failure;
     }
+    record->traffic = previous && previous->traffic ? previous->traffic : std::make_shared<traffic_slot>();
     auto next = std::make_shared<registry_snapshot>(*current_);
     next->models[name] = std::move(record);
     publish(std::move(next));
@@ -297,6 +298,28 @@ std::vector<std::string> model_registry::load_repository(const std::filesystem::
     out.push_back(failure.model + ": " + failure.error);
   }
   return out;
+}
+
+std::optional<error> model_registry::set_traffic(const std::string& name, std::shared_ptr<const traffic_split> split) {
+  const auto served = snapshot();
+  const auto* model = served->find(name);
+  if (!model) return make_error(error_code::not_found, unknown_model_message(name));
+  if (!model->servable() || !model->traffic) {
+    return make_error(error_code::invalid_argument, "model '" + name + "' is not available: " + model->error);
+  }
+  if (split) {
+    std::uint64_t total = 0;
+    for (const auto& [version, weight] : split->by_version()) {
+      if (!model->versions.contains(version)) {
+        return make_error(error_code::invalid_argument,
+                          "model '" + name + "' has no version " + std::to_string(version) + " loaded");
+      }
+      total += weight;
+    }
+    if (total == 0) return make_error(error_code::invalid_argument, "the weights must not all be 0");
+  }
+  model->traffic->split.store(std::move(split), std::memory_order_release);
+  return std::nullopt;
 }
 
 std::variant<std::vector<std::shared_ptr<model_version>>, error> model_registry::take_out(

@@ -119,6 +119,14 @@ class model_registry {
                     std::function<void(std::optional<error>)> done);
   std::future<std::optional<error>> unload_async(std::string name, std::optional<std::int64_t> version);
 
+  // Shares the requests for `name` that name no version among its versions
+  // by weight (`split`), or, with nullptr, sends them to the highest again.
+  // Every version with weight must be loaded now, and the weights must not
+  // all be 0; the split stays through later loads and unloads (a version
+  // not loaded then takes no share). invalid_argument or not_found naming
+  // what is wrong. Any thread; lock-free, waits for no load.
+  std::optional<error> set_traffic(const std::string& name, std::shared_ptr<const traffic_split> split);
+
   // Blocks until every version taken out of service so far is retired.
   void wait_retired();
 

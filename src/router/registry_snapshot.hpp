@@ -9,6 +9,7 @@
 
 #include "config/model_config.pb.h"
 #include "router/model_version.hpp"
+#include "router/traffic_split.hpp"
 
 namespace surge {
 
@@ -21,6 +22,10 @@ struct registered_model {
   std::string reload_error;
   std::optional<config::ModelConfig> config;
   std::map<std::int64_t, std::shared_ptr<model_version>> versions;
+  // How requests naming no version are shared among the versions. The same
+  // slot through loads and unloads of versions; null only for a model that
+  // never loaded.
+  std::shared_ptr<traffic_slot> traffic;
 
   bool servable() const { return error.empty() && !versions.empty(); }
 };
@@ -32,8 +37,11 @@ struct registry_snapshot {
   std::map<std::string, std::shared_ptr<const registered_model>, std::less<>> models;
 
   const registered_model* find(std::string_view name) const;
-  // nullopt version: the highest loaded version. nullptr when there is none.
-  std::shared_ptr<model_version> find_version(std::string_view name, std::optional<std::int64_t> version) const;
+  // nullopt version: the model's traffic split picks one (by `routing_key`
+  // when one is given), or, without a split, the highest loaded version.
+  // nullptr when there is none.
+  std::shared_ptr<model_version> find_version(std::string_view name, std::optional<std::int64_t> version,
+                                              std::string_view routing_key = {}) const;
 };
 
 }  // namespace surge

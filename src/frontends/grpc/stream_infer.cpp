@@ -260,7 +260,8 @@ void stream_state::handle(std::shared_ptr<request_message> message) {
   auto& gate = environment_.gate;
   if (!gate.enter()) return answer_error(*message, make_error(error_code::not_ready, "server is shutting down"));
 
-  auto found = find_servable_model(environment_.models, message->model_name(), message->model_version());
+  auto found = find_servable_model(environment_.models, message->model_name(), message->model_version(),
+                                   routing_key_of(*context_));
   if (auto* failure = std::get_if<error>(&found)) {
     gate.leave();
     return answer_error(*message, *failure);

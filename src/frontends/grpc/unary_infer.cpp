@@ -132,7 +132,8 @@ grpc::ServerUnaryReactor* start_model_infer(grpc::CallbackServerContext* context
   };
   if (!environment.gate.enter()) return refuse(make_error(error_code::not_ready, "server is shutting down"));
 
-  auto found = find_servable_model(environment.models, request->model_name(), request->model_version());
+  auto found = find_servable_model(environment.models, request->model_name(), request->model_version(),
+                                   routing_key_of(*context));
   if (auto* failure = std::get_if<error>(&found)) {
     environment.gate.leave();
     return refuse(*failure);

@@ -235,17 +235,28 @@ asio::awaitable<handler_result> kserve_handler::handle(request_message& request,
     if (auto answer = serve_shared_memory(parts, request, shared_memory_)) co_return std::move(*answer);
     co_return fail(http::status::not_found, "no route for " + client_text(request.target()));
   }
-  // /v2/repository/models/{model}/load, .../unload
-  if (parts[1] == "repository" && parts.size() == 5 && parts[2] == "models" &&
-      (parts[4] == "load" || parts[4] == "unload")) {
+  // /v2/repository/models/{model}/load, .../unload, .../versions/{v}/unload
+  const bool one_version = parts.size() == 7 && parts[4] == "versions" && parts[6] == "unload";
+  if (parts[1] == "repository" && parts.size() >= 5 && parts[2] == "models" &&
+      ((parts.size() == 5 && (parts[4] == "load" || parts[4] == "unload")) || one_version)) {
     if (method != http::verb::post) co_return method_not_allowed(request, "POST");
     if (!control_) {
       co_return fail(http::status::bad_request,
                      "loading and unloading models at run time needs --model-control-mode explicit (the server runs "
                      "in mode none or poll)");
     }
-    co_return co_await control_repository(*control_, std::string(parts[3]), parts[4], request);
+    std::optional<std::int64_t> unload_version;
+    if (one_version) {
+      unload_version = parse_version(parts[5]);
+      if (!unload_version) {
+        co_return fail(http::status::bad_request, "model version '" + client_text(parts[5]) + "' is not a positive integer");
+      }
+    }
+    co_return co_await control_repository(*control_, std::string(parts[3]), one_version ? parts[6] : parts[4],
+                                          request, unload_version);
   }
+  // /v2/models/{model}/traffic
+  if (auto answer = serve_traffic(parts, request, models_)) co_return std::move(*answer);
   // /v2/repository/index (GET, and POST as Triton's clients send it)
   if (parts[1] == "repository" && parts.size() == 3 && parts[2] == "index") {
     rapidjson::StringBuffer buffer;
@@ -310,7 +321,9 @@ asio::awaitable<handler_result> kserve_handler::handle(request_message& request,
   auto snapshot = models_.snapshot();
   const auto* state = snapshot->find(model_name);
   if (!state) co_return fail(http::status::not_found, unknown_model_message(model_name));
-  auto model = snapshot->find_version(model_name, requested_version);
+  std::string_view routing_key;
+  if (auto key = request.find(routing_key_header); key != request.end()) routing_key = key->value();
+  auto model = snapshot->find_version(model_name, requested_version, routing_key);
   if (requested_version && !model && state->error.empty()) {
     co_return fail(http::status::not_found, "model '" + client_text(model_name) + "' has no version " +
                                                 std::to_string(*requested_version));

@@ -2,6 +2,7 @@
 
 #include "frontends/http/http_server.hpp"
 #include "frontends/http/repository_control.hpp"
+#include "frontends/http/traffic_routes.hpp"
 #include "router/model_registry.hpp"
 #include "shared_memory/system_shared_memory.hpp"
 
@@ -12,7 +13,7 @@ namespace surge::http {
 class kserve_handler final : public request_handler {
  public:
   // `shared_memory` (the server's registered regions) outlives the handler.
-  kserve_handler(const model_registry& models, system_shared_memory& shared_memory)
+  kserve_handler(model_registry& models, system_shared_memory& shared_memory)
       : models_(models), shared_memory_(shared_memory) {}
 
   asio::awaitable<handler_result> handle(request_message& request, connection_stream& stream) override;
@@ -26,7 +27,7 @@ class kserve_handler final : public request_handler {
   asio::awaitable<std::optional<response_message>> infer(request_message& request, connection_stream& stream,
                                                          std::shared_ptr<model_version> model);
 
-  const model_registry& models_;
+  model_registry& models_;
   system_shared_memory& shared_memory_;
   std::optional<repository_control> control_;
   std::atomic<bool> ready_{false};

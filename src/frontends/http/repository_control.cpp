@@ -54,7 +54,8 @@ std::variant<std::optional<config::ModelConfig>, error> load_config_override(std
 }
 
 asio::awaitable<response_message> control_repository(const repository_control& control, std::string model,
-                                                     std::string_view action, request_message& request) {
+                                                     std::string_view action, request_message& request,
+                                                     std::optional<std::int64_t> unload_version) {
   const auto version = request.version();
   std::optional<error> outcome;
   if (action == "load") {
@@ -76,8 +77,8 @@ asio::awaitable<response_message> control_repository(const repository_control& c
     outcome = co_await on_loader(std::move(start));
   } else {
     std::function<void(std::function<void(std::optional<error>)>)> start =
-        [&control, model](std::function<void(std::optional<error>)> done) {
-          control.models.unload_async(model, std::nullopt, std::move(done));
+        [&control, model, unload_version](std::function<void(std::optional<error>)> done) {
+          control.models.unload_async(model, unload_version, std::move(done));
         };
     outcome = co_await on_loader(std::move(start));
   }

@@ -23,9 +23,12 @@ struct repository_control {
   std::filesystem::path repository;
 };
 
-// POST /v2/repository/models/{model}/load and .../unload.
+// POST /v2/repository/models/{model}/load and .../unload; with
+// `unload_version`, .../versions/{v}/unload takes that version alone out
+// of service.
 asio::awaitable<response_message> control_repository(const repository_control& control, std::string model,
-                                                     std::string_view action, request_message& request);
+                                                     std::string_view action, request_message& request,
+                                                     std::optional<std::int64_t> unload_version = std::nullopt);
 
 // The `parameters.config` of a load request's body (a model config as
 // JSON, Triton's form), nullopt when the body has none; the error names

@@ -383,3 +383,49 @@ TEST(model_registry, concurrent_lookups_and_submissions_while_models_come_and_go
 
 }  // namespace
 }  // namespace surge
+
+namespace surge {
+namespace {
+
+TEST(model_registry, a_traffic_split_shares_versionless_lookups_and_stays_through_reloads) {
+  registry_fixture f;
+  ASSERT_THAT(f.registry.load({f.entry("canary", "identity", "", {1, 2})}), IsEmpty());
+  EXPECT_EQ(f.registry.find_version("canary", std::nullopt)->version(), 2);  // no split: the highest
+
+  EXPECT_FALSE(f.registry.set_traffic("canary", std::make_shared<traffic_split>(traffic_split::weights{{1, 75}, {2, 25}})));
+  std::map<std::int64_t, int> counts;
+  for (int i = 0; i < 400; ++i) ++counts[f.registry.find_version("canary", std::nullopt)->version()];
+  EXPECT_NEAR(counts[2], 100, 3);
+  EXPECT_EQ(f.registry.find_version("canary", 2)->version(), 2);  // a named version is that version
+
+  // A reload keeps the split.
+  ASSERT_THAT(f.registry.load({f.entry("canary", "identity", "", {1, 2})}), IsEmpty());
+  counts.clear();
+  for (int i = 0; i < 400; ++i) ++counts[f.registry.find_version("canary", std::nullopt)->version()];
+  EXPECT_NEAR(counts[1], 300, 3);
+
+  // Unloading a version with weight leaves its share to the others.
+  EXPECT_FALSE(f.registry.unload("canary", 1));
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(f.registry.find_version("canary", std::nullopt)->version(), 2);
+
+  // Back to the highest.
+  EXPECT_FALSE(f.registry.set_traffic("canary", nullptr));
+  EXPECT_EQ(f.registry.find_version("canary", std::nullopt)->version(), 2);
+}
+
+TEST(model_registry, a_traffic_split_names_what_is_wrong) {
+  registry_fixture f;
+  ASSERT_THAT(f.registry.load({f.entry("canary", "identity", "", {1})}), IsEmpty());
+  auto missing = f.registry.set_traffic("canary", std::make_shared<traffic_split>(traffic_split::weights{{1, 9}, {3, 1}}));
+  ASSERT_TRUE(missing);
+  EXPECT_THAT(missing->message, HasSubstr("model 'canary' has no version 3 loaded"));
+  auto zero = f.registry.set_traffic("canary", std::make_shared<traffic_split>(traffic_split::weights{{1, 0}}));
+  ASSERT_TRUE(zero);
+  EXPECT_THAT(zero->message, HasSubstr("must not all be 0"));
+  auto unknown = f.registry.set_traffic("nope", nullptr);
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->code, error_code::not_found);
+}
+
+}  // namespace
+}  // namespace surge
