@@ -144,3 +144,24 @@ def test_a_bad_split_is_refused_naming_what_is_wrong(surge_factory, repository, 
     assert _traffic(server, "GET").json()["default"] == "highest"  # nothing changed
     assert requests.post(server.url("/v2/models/nope/traffic"), json={"versions": {"1": 1}},
                          timeout=10).status_code == 404
+
+
+def test_grpc_inference_follows_the_split_and_its_routing_key(surge_factory, repository):
+    import numpy as np
+    import tritonclient.grpc as grpcclient
+
+    (repository / MODEL / "2").mkdir()
+    server = surge_factory(repository)
+    assert _traffic(server, "POST", {"versions": {"1": 100, "2": 0}}).status_code == 200
+    client = grpcclient.InferenceServerClient(server.grpc_url)
+
+    def version_of(headers=None) -> str:
+        tensor = grpcclient.InferInput("INPUT0", [1, 1], "FP32")
+        tensor.set_data_from_numpy(np.asarray([[1.0]], dtype=np.float32))
+        return client.infer(MODEL, [tensor], headers=headers).get_response().model_version
+
+    assert {version_of() for _ in range(20)} == {"1"}
+    assert _traffic(server, "POST", {"versions": {"1": 50, "2": 50}}).status_code == 200
+    by_key = {f"user-{u}": {version_of({"x-surge-routing-key": f"user-{u}"}) for _ in range(3)} for u in range(30)}
+    assert all(len(v) == 1 for v in by_key.values()), by_key
+    assert {next(iter(v)) for v in by_key.values()} == {"1", "2"}
