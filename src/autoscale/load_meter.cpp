@@ -54,4 +54,48 @@ load_sample sample_between(const load_reading& before, const load_reading& after
   return sample;
 }
 
+std::optional<batch_capacity> full_batch_capacity(const std::vector<batch_cost_point>& points,
+                                                  std::uint32_t max_rows, std::uint64_t min_batches) {
+  double w = 0, wx = 0, wy = 0;
+  std::uint32_t sizes = 0, largest = 0;
+  double best_measured = 0;  // rows per second of the best size measured
+  for (const auto& p : points) {
+    if (p.rows == 0 || p.count < std::max<std::uint64_t>(min_batches, 1) || !(p.seconds > 0)) continue;
+    const double mean = p.seconds / static_cast<double>(p.count);
+    const double weight = static_cast<double>(p.count);
+    w += weight;
+    wx += weight * p.rows;
+    wy += weight * mean;
+    ++sizes;
+    largest = std::max(largest, p.rows);
+    best_measured = std::max(best_measured, p.rows / mean);
+  }
+  if (sizes < 2 || max_rows == 0) return std::nullopt;
+  const double mx = wx / w, my = wy / w;
+  double sxx = 0, sxy = 0;
+  for (const auto& p : points) {
+    if (p.rows == 0 || p.count < std::max<std::uint64_t>(min_batches, 1) || !(p.seconds > 0)) continue;
+    const double mean = p.seconds / static_cast<double>(p.count);
+    const double weight = static_cast<double>(p.count);
+    sxx += weight * (p.rows - mx) * (p.rows - mx);
+    sxy += weight * (p.rows - mx) * (mean - my);
+  }
+  double slope = sxx > 0 ? sxy / sxx : 0;
+  double intercept = my - slope * mx;
+  if (slope < 0) {  // larger batches measured faster: noise; take time as flat
+    slope = 0;
+    intercept = my;
+  }
+  if (intercept < 0) {  // through the origin: time proportional to rows
+    intercept = 0;
+    slope = my / mx;
+  }
+  const auto rows = std::min<std::uint64_t>(max_rows, 4ull * largest);
+  const double seconds = intercept + slope * static_cast<double>(rows);
+  // Less than 1% better is no reason to plan on batches not yet seen.
+  if (!(seconds > 0) || rows / seconds <= best_measured * 1.01) return std::nullopt;
+  return batch_capacity{static_cast<double>(rows),
+                        std::chrono::microseconds(static_cast<std::int64_t>(std::ceil(seconds * 1e6)))};
+}
+
 }  // namespace surge::autoscale

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
 #include <random>
 
@@ -122,6 +123,7 @@ void remote_models::start(std::function<std::shared_ptr<const registry_snapshot>
       scaled.options = autoscaling_options_of(*model->config);
       scaled.interval = evaluation_interval_of(model->config->autoscaling());
       scaled.initial_replicas = count;
+      scaled.max_batch_size = static_cast<std::uint32_t>(std::max(0, model->config->max_batch_size()));
       scaled.live_workers = gauges->live_workers;
       scaled.outstanding = gauges->outstanding;
       scaled.make_worker = make_worker;

@@ -26,6 +26,7 @@ struct exported_inputs {
   std::atomic<double> p99_latency_s{0};
   std::atomic<double> predicted_queue_wait_s{0};
   std::atomic<double> needed_replicas{0};
+  std::atomic<double> replica_capacity{0};
 };
 
 }  // namespace
@@ -88,6 +89,9 @@ struct worker_autoscaler::scaled {
             &exported_inputs::p99_latency_s);
     collect("surge_autoscaler_predicted_queue_wait_seconds", "Backlog over the live workers' measured throughput",
             &exported_inputs::predicted_queue_wait_s);
+    collect("surge_autoscaler_replica_capacity",
+            "Requests per second one worker serves, as the autoscaler sizes with it (at full batches when measured)",
+            &exported_inputs::replica_capacity);
     collect("surge_autoscaler_needed_replicas", "Workers the sizing computed before rounding, bounds and windows",
             &exported_inputs::needed_replicas);
   }
@@ -181,6 +185,14 @@ autoscale::load_reading worker_autoscaler::read(const scaled& model) const {
       for (std::size_t i = 0; i <= bounds.size(); ++i) reading.latency_counts[i] += m.request_duration.bucket_count(i);
     }
     reading.backlog += static_cast<std::uint64_t>(std::max<std::int64_t>(m.queue_depth.value(), 0));
+    const auto& statistics = version->statistics();
+    if (reading.by_rows.size() < statistics.max_rows + 1) reading.by_rows.resize(statistics.max_rows + 1);
+    for (std::size_t rows = 1; rows <= statistics.max_rows; ++rows) {
+      auto& point = reading.by_rows[rows];
+      point.rows = static_cast<std::uint32_t>(rows);
+      point.count += statistics.batch_compute_infer[rows].count.load(std::memory_order_relaxed);
+      point.seconds += static_cast<double>(statistics.batch_compute_infer[rows].ns.load(std::memory_order_relaxed)) * 1e-9;
+    }
   }
   return reading;
 }
@@ -200,6 +212,17 @@ void worker_autoscaler::evaluate(scaled& model) {
   const auto running = static_cast<std::uint64_t>(
       std::ceil(std::max(sample.mean_batch_size, 1.0)) * live * model.model.options.instances_per_replica);
   sample.backlog += outstanding > running ? outstanding - running : 0;
+  // What a replica serves once its batches fill, when the batches measured
+  // so far say so; else what this interval's batches did.
+  if (const auto full = autoscale::full_batch_capacity(reading.by_rows, model.model.max_batch_size)) {
+    const bool measured_less = sample.batch_service_time.count() == 0 ||
+                               sample.mean_batch_size / std::chrono::duration<double>(sample.batch_service_time).count() <
+                                   full->rows / std::chrono::duration<double>(full->service).count();
+    if (measured_less) {
+      sample.mean_batch_size = full->rows;
+      sample.batch_service_time = full->service;
+    }
+  }
   model.last = std::move(reading);
 
   const auto decision = model.policy.evaluate(sample);
@@ -214,6 +237,11 @@ void worker_autoscaler::evaluate(scaled& model) {
   }
   inputs.p99_latency_s.store(std::chrono::duration<double>(sample.p99_latency).count(), std::memory_order_relaxed);
   inputs.predicted_queue_wait_s.store(decision.predicted_queue_wait_s, std::memory_order_relaxed);
+  if (sample.batch_service_time.count() > 0) {
+    inputs.replica_capacity.store(model.model.options.instances_per_replica * sample.mean_batch_size /
+                                      std::chrono::duration<double>(sample.batch_service_time).count(),
+                                  std::memory_order_relaxed);
+  }
   inputs.needed_replicas.store(std::max(decision.load_replicas, decision.backlog_replicas), std::memory_order_relaxed);
 
   if (decision.replicas != active) {

@@ -30,6 +30,7 @@ struct autoscaled_model {
   autoscale::autoscaling_options options;
   std::chrono::milliseconds interval{15000};
   std::uint32_t initial_replicas{1};
+  std::uint32_t max_batch_size{0};  // the config's; 0: the model does not batch
   const metrics::gauge* live_workers{nullptr};  // the gateway's, heartbeating workers
   const metrics::gauge* outstanding{nullptr};   // the gateway's, requests in Redis
   // The worker process to start as replica number `index` (unique per model).

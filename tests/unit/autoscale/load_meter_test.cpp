@@ -72,3 +72,51 @@ TEST(LoadMeter, QuantileOfTheInfBucketIsTheLastBound) {
 
 }  // namespace
 }  // namespace surge::autoscale
+
+namespace surge::autoscale {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(FullBatchCapacity, AWaitingModelServesFullBatchesInTheSameTime) {
+  // 20 ms whatever the size: batches of 1 and 2 seen, max 4.
+  const auto capacity = full_batch_capacity({{1, 100, 2.0}, {2, 50, 1.0}}, 4);
+  ASSERT_TRUE(capacity);
+  EXPECT_DOUBLE_EQ(capacity->rows, 4);
+  EXPECT_EQ(capacity->service, 20ms);
+}
+
+TEST(FullBatchCapacity, AComputeBoundModelGainsLittle) {
+  // 1 ms fixed + 10 ms per row: full batches of 8 take 81 ms (98.8 rows/s
+  // against 90.9 at size 1).
+  const auto capacity = full_batch_capacity({{1, 40, 40 * 0.011}, {2, 40, 40 * 0.021}}, 8);
+  ASSERT_TRUE(capacity);
+  EXPECT_DOUBLE_EQ(capacity->rows, 8);
+  EXPECT_NEAR(std::chrono::duration<double>(capacity->service).count(), 0.081, 1e-5);
+}
+
+TEST(FullBatchCapacity, NeverExtrapolatesFarBeyondWhatWasSeen) {
+  const auto capacity = full_batch_capacity({{1, 100, 2.0}, {2, 50, 1.0}}, 1024);
+  ASSERT_TRUE(capacity);
+  EXPECT_DOUBLE_EQ(capacity->rows, 8);  // 4x the largest size seen
+}
+
+TEST(FullBatchCapacity, NeedsTwoSizesSeenOftenEnough) {
+  EXPECT_FALSE(full_batch_capacity({{1, 1000, 20.0}}, 4));
+  EXPECT_FALSE(full_batch_capacity({{1, 1000, 20.0}, {2, 3, 0.06}}, 4));
+  EXPECT_FALSE(full_batch_capacity({}, 4));
+}
+
+TEST(FullBatchCapacity, TimeProportionalToRowsGainsNothing) {
+  // 10 ms per row, nothing fixed: larger batches serve no more rows per second.
+  EXPECT_FALSE(full_batch_capacity({{1, 50, 0.5}, {2, 50, 1.0}, {4, 50, 2.0}}, 8));
+}
+
+TEST(FullBatchCapacity, NoisySlopeBelowZeroIsTakenAsFlat) {
+  const auto capacity = full_batch_capacity({{1, 10, 0.22}, {2, 10, 0.18}}, 4);
+  ASSERT_TRUE(capacity);
+  EXPECT_EQ(capacity->service, 20ms);
+}
+
+}  // namespace
+}  // namespace surge::autoscale
