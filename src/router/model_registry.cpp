@@ -317,6 +317,15 @@ std::optional<error> model_registry::set_traffic(const std::string& name, std::s
       total += weight;
     }
     if (total == 0) return make_error(error_code::invalid_argument, "the weights must not all be 0");
+    std::size_t shared = 0;
+    for (const auto& [version, weight] : split->by_version()) shared += weight > 0 ? 1 : 0;
+    if (shared > 1 && model->config && model->config->has_sequence_batching()) {
+      // A sequence's state lives in one version: steps drawn anew would
+      // land on versions that never saw its start.
+      return make_error(error_code::invalid_argument,
+                        "model '" + name + "' is stateful (sequence_batching): its traffic can go to one version at "
+                        "a time, or clients name the version");
+    }
   }
   model->traffic->split.store(std::move(split), std::memory_order_release);
   return std::nullopt;

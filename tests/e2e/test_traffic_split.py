@@ -165,3 +165,19 @@ def test_grpc_inference_follows_the_split_and_its_routing_key(surge_factory, rep
     by_key = {f"user-{u}": {version_of({"x-surge-routing-key": f"user-{u}"}) for _ in range(3)} for u in range(30)}
     assert all(len(v) == 1 for v in by_key.values()), by_key
     assert {next(iter(v)) for v in by_key.values()} == {"1", "2"}
+
+
+def test_a_stateful_model_is_not_split_across_versions(surge_factory, demo_repository, tmp_path):
+    import shutil
+
+    root = tmp_path / "stateful"
+    shutil.copytree(demo_repository / "accumulator", root / "accumulator")
+    shutil.copytree(root / "accumulator" / "1", root / "accumulator" / "2")
+    config = root / "accumulator" / "config.pbtxt"
+    config.write_text(config.read_text() + "\nversion_policy { all { } }\n")
+    server = surge_factory(root)
+    url = server.url("/v2/models/accumulator/traffic")
+    refused = requests.post(url, json={"versions": {"1": 50, "2": 50}}, timeout=10)
+    assert refused.status_code == 400
+    assert "stateful (sequence_batching)" in refused.json()["error"]
+    assert requests.post(url, json={"versions": {"1": 100, "2": 0}}, timeout=10).status_code == 200
