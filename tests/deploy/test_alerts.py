@@ -13,6 +13,7 @@ from deploy_support import DEPLOY, prometheus_rule, promtool
 REQUIRED_ALERTS = {
     "SurgeErrorBudgetBurnFast", "SurgeErrorBudgetBurnSlow", "SurgeLatencyBudgetBurnFast", "SurgeQueueGrowing",
     "SurgeWorkerPoolNoLiveWorkers", "SurgeWorkerPoolBreakerOpen", "SurgeDeadLetterStreamGrowing",
+    "SurgeVersionFailingMoreThanItsModel",
 }
 
 
