@@ -327,7 +327,7 @@ std::optional<error> model_registry::set_traffic(const std::string& name, std::s
                         "a time, or clients name the version");
     }
   }
-  model->traffic->split.store(std::move(split), std::memory_order_release);
+  model->traffic->set(std::move(split));
   return std::nullopt;
 }
 

@@ -13,7 +13,7 @@ std::shared_ptr<model_version> registry_snapshot::find_version(std::string_view 
   const auto* model = find(name);
   if (!model || model->versions.empty()) return nullptr;
   if (!version && model->traffic) {
-    if (const auto split = model->traffic->split.load(std::memory_order_acquire)) {
+    if (const auto split = model->traffic->get()) {
       const auto loaded = [model](std::int64_t v) { return model->versions.contains(v); };
       version = split->pick(loaded, routing_key);
     }

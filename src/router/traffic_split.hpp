@@ -45,8 +45,24 @@ class traffic_split {
 // A model name's current split, shared by every registered_model of that
 // name the registry publishes, so that changing it publishes nothing and
 // waits for no load. Null: requests naming no version go to the highest.
-struct traffic_slot {
-  std::atomic<std::shared_ptr<const traffic_split>> split;
+class traffic_slot {
+ public:
+  // Null while none is set. Without a split this is one relaxed-shared
+  // load: the shared_ptr (whose atomic load takes a spin bit, a write every
+  // reader would contend on) is read only while a split is set.
+  std::shared_ptr<const traffic_split> get() const {
+    if (!active_.load(std::memory_order_acquire)) return nullptr;
+    return split_.load(std::memory_order_acquire);
+  }
+  void set(std::shared_ptr<const traffic_split> split) {
+    const bool active = split != nullptr;
+    split_.store(std::move(split), std::memory_order_release);
+    active_.store(active, std::memory_order_release);
+  }
+
+ private:
+  std::atomic<bool> active_{false};
+  std::atomic<std::shared_ptr<const traffic_split>> split_;
 };
 
 }  // namespace surge

@@ -31,7 +31,7 @@ response_message describe(const registered_model& model, unsigned version) {
   w.StartArray();
   for (const auto& [number, loaded] : model.versions) write_string(w, std::to_string(number));
   w.EndArray();
-  const auto split = model.traffic ? model.traffic->split.load(std::memory_order_acquire) : nullptr;
+  const auto split = model.traffic ? model.traffic->get() : nullptr;
   w.Key("versions");
   w.StartObject();
   if (split) {
