@@ -54,7 +54,8 @@ std::variant<std::shared_ptr<const traffic_split>, std::string> parse_split(std:
   if (body.HasParseError() || !body.IsObject()) {
     return std::string("the traffic body must be a JSON object {\"versions\": {\"<version>\": weight, ...}}");
   }
-  for (auto member = body.MemberBegin(); member != body.MemberEnd(); ++member) {
+  const rapidjson::Value& root = body;  // const iterators: clang finds the mutable ones' != ambiguous
+  for (auto member = root.MemberBegin(); member != root.MemberEnd(); ++member) {
     const std::string_view name(member->name.GetString(), member->name.GetStringLength());
     if (name != "versions") return "unknown field \"" + client_text(name) + "\" (the body has \"versions\")";
   }
