@@ -8,6 +8,9 @@
 #include <future>
 #include <iostream>
 
+#include "autoscale/sizing.hpp"
+#include "model/backend_spec.hpp"
+
 namespace surge::pool {
 
 namespace asio = boost::asio;
@@ -44,9 +47,7 @@ autoscale::autoscaling_options autoscaling_options_of(const config::ModelConfig&
       std::chrono::seconds(or_default<std::uint32_t>(scaling.scale_down_stabilization_s(), 300));
   options.scale_up_cooldown = std::chrono::seconds(scaling.scale_up_cooldown_s());
   options.scale_down_cooldown = std::chrono::seconds(or_default<std::uint32_t>(scaling.scale_down_cooldown_s(), 60));
-  std::uint32_t instances = 0;
-  for (const auto& group : config.instance_group()) instances += static_cast<std::uint32_t>(std::max(1, group.count()));
-  options.instances_per_replica = std::max<std::uint32_t>(instances, 1);
+  options.instances_per_replica = instance_count(config);
   return options;
 }
 
@@ -99,7 +100,7 @@ struct worker_autoscaler::scaled {
   autoscaled_model model;
   autoscale::replica_policy policy;
   asio::steady_timer timer;
-  std::optional<autoscale::load_reading> last;
+  autoscale::load_reading last;  // read at start(), then at every evaluation
   std::vector<std::string> labels;  // this server's workers, oldest first
   std::uint32_t next_index{0};
   metrics::gauge& desired;
@@ -207,18 +208,17 @@ void worker_autoscaler::evaluate(scaled& model) {
   const auto warming = active - live;
   // Requests in Redis beyond what the live workers are running wait too.
   const auto outstanding = static_cast<std::uint64_t>(std::max<std::int64_t>(model.model.outstanding->value(), 0));
-  auto sample = model.last ? autoscale::sample_between(*model.last, reading, live, warming)
-                           : autoscale::load_sample{reading.at, 0, {}, 0, reading.backlog, {}, live, warming};
+  auto sample = autoscale::sample_between(model.last, reading, live, warming);
   const auto running = static_cast<std::uint64_t>(
       std::ceil(std::max(sample.mean_batch_size, 1.0)) * live * model.model.options.instances_per_replica);
   sample.backlog += outstanding > running ? outstanding - running : 0;
   // What a replica serves once its batches fill, when the batches measured
   // so far say so; else what this interval's batches did.
   if (const auto full = autoscale::full_batch_capacity(reading.by_rows, model.model.max_batch_size)) {
-    const bool measured_less = sample.batch_service_time.count() == 0 ||
-                               sample.mean_batch_size / std::chrono::duration<double>(sample.batch_service_time).count() <
-                                   full->rows / std::chrono::duration<double>(full->service).count();
-    if (measured_less) {
+    const auto per_instance = [](double rows, std::chrono::microseconds service) {
+      return autoscale::replica_throughput(1, rows, std::chrono::duration<double>(service).count());
+    };
+    if (per_instance(sample.mean_batch_size, sample.batch_service_time) < per_instance(full->rows, full->service)) {
       sample.mean_batch_size = full->rows;
       sample.batch_service_time = full->service;
     }
@@ -232,16 +232,14 @@ void worker_autoscaler::evaluate(scaled& model) {
   auto& inputs = *model.inputs;
   inputs.arrival_rate.store(sample.arrival_rate, std::memory_order_relaxed);
   if (sample.batch_service_time.count() > 0) {
-    inputs.batch_service_s.store(std::chrono::duration<double>(sample.batch_service_time).count(),
-                                 std::memory_order_relaxed);
+    const double service_s = std::chrono::duration<double>(sample.batch_service_time).count();
+    inputs.batch_service_s.store(service_s, std::memory_order_relaxed);
+    inputs.replica_capacity.store(
+        autoscale::replica_throughput(model.model.options.instances_per_replica, sample.mean_batch_size, service_s),
+        std::memory_order_relaxed);
   }
   inputs.p99_latency_s.store(std::chrono::duration<double>(sample.p99_latency).count(), std::memory_order_relaxed);
   inputs.predicted_queue_wait_s.store(decision.predicted_queue_wait_s, std::memory_order_relaxed);
-  if (sample.batch_service_time.count() > 0) {
-    inputs.replica_capacity.store(model.model.options.instances_per_replica * sample.mean_batch_size /
-                                      std::chrono::duration<double>(sample.batch_service_time).count(),
-                                  std::memory_order_relaxed);
-  }
   inputs.needed_replicas.store(std::max(decision.load_replicas, decision.backlog_replicas), std::memory_order_relaxed);
 
   if (decision.replicas != active) {
